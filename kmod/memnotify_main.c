@@ -1,31 +1,46 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * memnotify: memory-pressure, reclaim and idle notifications for userspace
- * through the character device /dev/memnotify.
+ * through the character device /dev/memnotify.  See
+ * include/uapi/linux/memnotify.h for the ABI.
+ *
+ * Files: memnotify_dev.c (device, queues, read/poll/ioctl),
+ * memnotify_pressure.c (shrinker, thresholds, sampling, OOM notifier,
+ * RECLAIM), memnotify_idle.c (IDLE/ACTIVE), memnotify_stats.c (sysfs
+ * statistics), memnotify_compat.h (shrinker API before and after 6.7).
  */
-#include <linux/fs.h>
-#include <linux/miscdevice.h>
 #include <linux/module.h>
 
-static const struct file_operations memnotify_fops = {
-	.owner = THIS_MODULE,
-};
-
-static struct miscdevice memnotify_dev = {
-	.minor = MISC_DYNAMIC_MINOR,
-	.name = "memnotify",
-	.fops = &memnotify_fops,
-	.mode = 0666,
-};
+#include "memnotify.h"
 
 static int __init memnotify_init(void)
 {
-	return misc_register(&memnotify_dev);
+	int err;
+
+	err = mn_pressure_init();
+	if (err)
+		return err;
+	err = mn_stats_init();
+	if (err)
+		goto err_pressure;
+	err = mn_dev_init();
+	if (err)
+		goto err_stats;
+	return 0;
+
+err_stats:
+	mn_stats_exit();
+err_pressure:
+	mn_pressure_exit();
+	return err;
 }
 
 static void __exit memnotify_exit(void)
 {
-	misc_deregister(&memnotify_dev);
+	mn_dev_exit();
+	mn_stats_exit();
+	mn_pressure_exit();
+	/* Subscribers are freed with kfree_rcu(); nothing of ours is left. */
 }
 
 module_init(memnotify_init);
