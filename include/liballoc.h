@@ -1,0 +1,80 @@
+/* liballoc public API: control and statistics on top of the standard malloc family.
+ *
+ * liballoc defines malloc, free, calloc, realloc, reallocarray, posix_memalign,
+ * aligned_alloc, memalign, valloc, pvalloc, malloc_usable_size and malloc_trim
+ * itself; this header only adds the la_* extras. All la_* functions are
+ * thread-safe and async-signal-unsafe (like malloc).
+ */
+#ifndef LIBALLOC_H
+#define LIBALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LA_STATS_VERSION 1
+
+/* Size-class tiers used for the per-tier cached-byte counters. */
+enum la_tier {
+	LA_TIER_SMALL = 0,  /* blocks <= 1 KiB, 64 KiB pages */
+	LA_TIER_MEDIUM = 1, /* blocks <= 64 KiB, 64 or 512 KiB pages */
+	LA_TIER_LARGE = 2,  /* one object per span of 64 KiB slices */
+	LA_TIER_COUNT = 3
+};
+
+/* Versioned statistics. The caller sets .version = LA_STATS_VERSION and
+ * .size = sizeof(struct la_stats); the library fills at most .size bytes and
+ * writes back the version/size it used. Fields only ever get appended.
+ * Byte counts are a consistent-enough snapshot, not exact under concurrency. */
+struct la_stats {
+	uint32_t version;
+	uint32_t size;
+
+	uint64_t bytes_in_use;         /* blocks handed out (rounded to block size) incl. huge */
+	uint64_t bytes_huge;           /* part of bytes_in_use served directly by mmap */
+	/* free blocks held by live threads' heaps (partially used + retained empty pages) */
+	uint64_t bytes_thread_cached[LA_TIER_COUNT];
+	/* free blocks in pages abandoned by exited threads, not yet adopted */
+	uint64_t bytes_abandoned_cached[LA_TIER_COUNT];
+	uint64_t bytes_pool_dirty;     /* free slices of the global pool that may be resident */
+	uint64_t bytes_pool_clean;     /* free slices already returned to the OS (madvise) */
+	uint64_t bytes_mapped;         /* all address space currently mapped by liballoc */
+	uint64_t bytes_resident;       /* estimate: mapped minus released-and-untouched */
+
+	uint64_t segments;             /* 4 MiB segments currently mapped */
+	uint64_t threads;              /* thread heaps currently attached */
+	uint64_t count_mmap;           /* OS calls since start */
+	uint64_t count_munmap;
+	uint64_t count_madvise;
+	uint64_t count_mremap;
+	uint64_t count_flush_requests; /* la_flush_all() generations so far */
+};
+
+/* Fill *st (see struct comment). Returns 0, or -1 if st is NULL or st->size
+ * is smaller than the version/size header. */
+int la_stats(struct la_stats *st);
+
+/* Give the calling thread's cached memory (retained empty pages, pages whose
+ * blocks all came back) to the global pool. Does not call the OS. */
+void la_flush_thread(void);
+
+/* Ask every thread to flush its cache on its next allocator operation, flush
+ * the caller now, collect pages of exited threads, and return all free memory
+ * of the global pool to the OS. Returns the bytes released now. */
+size_t la_flush_all(void);
+
+/* Flush the caller and release free global memory until the estimated
+ * resident size is <= target_bytes (0: release everything free). Returns the
+ * bytes released to the OS. */
+size_t la_trim(size_t target_bytes);
+
+/* Print la_stats to stderr in one block (no allocation). */
+void la_print_stats(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

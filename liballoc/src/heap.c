@@ -1,0 +1,357 @@
+/* Thread heaps (the per-thread cache): per-class page queues, the full list,
+ * retained empty pages, delayed pages from remote frees, adoption of abandoned
+ * pages, flush, and hand-back at thread exit.
+ *
+ * Invariant: h->direct[g] is the head of h->queue[class(g)] or &la_page_empty,
+ * and a page reachable from direct[] is owned by h. Pages leave the queue only
+ * in this file, and every such place re-points direct[] first. */
+#include <sched.h>
+#include "internal.h"
+
+__thread la_heap_t *la_tl_heap __attribute__((tls_model("initial-exec"))) = &la_heap_empty;
+la_heap_t la_heap_empty = { .direct = { [0 ... LA_DIRECT - 1] = &la_page_empty } };
+_Atomic(unsigned) la_flush_epoch;
+
+pthread_mutex_t la_heaps_lock = PTHREAD_MUTEX_INITIALIZER;
+static la_heap_t *heap_free_list, *heap_all;
+static la_heap_t *heap_chunk;
+static unsigned heap_chunk_left;
+
+/* ---- page lists (owner only) ---- */
+static void q_remove(la_pqueue_t *q, la_page_t *pg)
+{
+	if (pg->prev)
+		pg->prev->next = pg->next;
+	else
+		q->head = pg->next;
+	if (pg->next)
+		pg->next->prev = pg->prev;
+	else
+		q->tail = pg->prev;
+	pg->next = pg->prev = NULL;
+}
+
+static void q_push_head(la_pqueue_t *q, la_page_t *pg)
+{
+	pg->prev = NULL;
+	pg->next = q->head;
+	if (q->head)
+		q->head->prev = pg;
+	else
+		q->tail = pg;
+	q->head = pg;
+}
+
+static void q_push_tail(la_pqueue_t *q, la_page_t *pg)
+{
+	pg->next = NULL;
+	pg->prev = q->tail;
+	if (q->tail)
+		q->tail->next = pg;
+	else
+		q->head = pg;
+	q->tail = pg;
+}
+
+/* Re-point direct[] for cls at the queue head. */
+static void set_direct(la_heap_t *h, unsigned cls)
+{
+	if (la_class_size[cls] > LA_SMALL_MAX)
+		return;
+	la_page_t *pg = h->queue[cls].head ? h->queue[cls].head : &la_page_empty;
+	unsigned lo = cls ? la_class_size[cls - 1] / 8 + 1 : 0;
+	unsigned hi = la_class_size[cls] / 8;
+	for (unsigned g = lo; g <= hi; g++)
+		h->direct[g] = pg;
+}
+
+static void page_release(la_page_t *pg)
+{
+	atomic_store_explicit(&pg->heap, NULL, memory_order_relaxed);
+	la_span_free(pg);
+}
+
+/* An empty page that is not a queue head: keep it in the thread cache if the
+ * class's capacity allows, else give it back to the pool. */
+static void page_retire(la_heap_t *h, la_page_t *pg)
+{
+	unsigned c = pg->cls;
+	if (h->empty_cnt[c] < atomic_load_explicit(&la_tcache_cap[c], memory_order_relaxed)) {
+		pg->next = h->empty[c];
+		h->empty[c] = pg;
+		h->empty_cnt[c]++;
+	} else {
+		page_release(pg);
+	}
+}
+
+/* Put pg (on no list) on the full list. Returns false if a remote free arrived
+ * meanwhile and we took the page back (caller collects and uses it). */
+static bool page_mark_full(la_heap_t *h, la_page_t *pg)
+{
+	q_push_tail(&h->full, pg);
+	atomic_exchange_explicit(&pg->in_full, 1, memory_order_seq_cst);
+	if (atomic_load_explicit(&pg->thread_free, memory_order_seq_cst) &&
+	    atomic_exchange_explicit(&pg->in_full, 0, memory_order_seq_cst)) {
+		q_remove(&h->full, pg);
+		return false;
+	}
+	return true;
+}
+
+/* Pages un-fulled by remote frees: back to their queues (or retired). */
+static void drain_delayed(la_heap_t *h)
+{
+	if (!atomic_load_explicit(&h->delayed, memory_order_relaxed))
+		return;
+	la_page_t *pg = atomic_exchange_explicit(&h->delayed, NULL, memory_order_acquire);
+	while (pg) {
+		la_page_t *nx = pg->delayed_next;
+		q_remove(&h->full, pg);
+		la_page_collect(pg);
+		if (pg->used == 0)
+			page_retire(h, pg);
+		else
+			q_push_tail(&h->queue[pg->cls], pg);
+		pg = nx;
+	}
+}
+
+static la_page_t *adopt(la_heap_t *h, unsigned cls)
+{
+	for (int tries = 0; tries < 8; tries++) {
+		la_page_t *pg = la_abandoned_pop(cls);
+		if (!pg)
+			return NULL;
+		atomic_store_explicit(&pg->heap, h, memory_order_release);
+		la_page_collect(pg);
+		if (pg->free || pg->capacity < pg->reserved)
+			return pg;
+		if (!page_mark_full(h, pg)) {
+			la_page_collect(pg);
+			return pg;
+		}
+	}
+	return NULL;
+}
+
+/* Allocation slow path for a size class: find (or make) a page with a free
+ * block, make it the queue head and direct[] target, pop a block. */
+void *la_heap_alloc_cls(la_heap_t *h, unsigned cls)
+{
+	la_pqueue_t *q = &h->queue[cls];
+	la_page_t *pg;
+	for (;;) {
+		while ((pg = q->head) != NULL) {
+			if (pg->free)
+				goto found;
+			la_page_collect(pg);
+			if (pg->free)
+				goto found;
+			if (pg->capacity < pg->reserved) {
+				la_page_extend(pg);
+				goto found;
+			}
+			q_remove(q, pg);
+			if (!page_mark_full(h, pg)) {
+				la_page_collect(pg);
+				q_push_head(q, pg);
+				goto found;
+			}
+		}
+		if (!atomic_load_explicit(&h->delayed, memory_order_relaxed))
+			break;
+		drain_delayed(h);
+	}
+	if ((pg = h->empty[cls]) != NULL) {
+		h->empty[cls] = pg->next;
+		h->empty_cnt[cls]--;
+		if (!pg->free)
+			la_page_extend(pg);
+	} else if ((pg = adopt(h, cls)) != NULL) {
+		if (!pg->free)
+			la_page_extend(pg);
+	} else {
+		uint32_t bs = la_class_size[cls];
+		unsigned slices = bs <= LA_SMALL_PAGE_MAX ? 1 : LA_MEDIUM_PAGE_SLICES;
+		pg = la_span_alloc(slices, LA_PAGE_SMALL, bs, (uint8_t)cls);
+		if (!pg) {
+			set_direct(h, cls);
+			return NULL;
+		}
+		atomic_store_explicit(&pg->heap, h, memory_order_release);
+		la_page_extend(pg);
+	}
+	q_push_head(q, pg);
+found:
+	set_direct(h, cls);
+	la_block_t *b = pg->free;
+	pg->free = b->next;
+	pg->used++;
+	return b;
+}
+
+/* Owner free slow path, after the block went onto pg->free: the page was on
+ * the full list, or it just became empty. */
+void la_heap_free_slow(la_heap_t *h, la_page_t *pg)
+{
+	la_pqueue_t *q = &h->queue[pg->cls];
+	if (atomic_load_explicit(&pg->in_full, memory_order_relaxed)) {
+		if (!atomic_exchange_explicit(&pg->in_full, 0, memory_order_seq_cst))
+			return; /* a remote free is delivering it via h->delayed */
+		q_remove(&h->full, pg);
+		q_push_tail(q, pg);
+	}
+	if (pg->used == 0 && q->head != pg) {
+		q_remove(q, pg);
+		page_retire(h, pg);
+	}
+	la_heap_honour_flush(h);
+}
+
+/* Give every cached page back to the pool: retained empties and pages whose
+ * blocks have all come back. Pages with live blocks stay. */
+void la_heap_flush(la_heap_t *h)
+{
+	drain_delayed(h);
+	for (unsigned c = 0; c < LA_NCLASSES; c++) {
+		while (h->empty[c]) {
+			la_page_t *pg = h->empty[c];
+			h->empty[c] = pg->next;
+			page_release(pg);
+		}
+		h->empty_cnt[c] = 0;
+		la_page_t *pg = h->queue[c].head, *nx;
+		for (; pg; pg = nx) {
+			nx = pg->next;
+			la_page_collect(pg);
+			if (pg->used == 0) {
+				q_remove(&h->queue[c], pg);
+				page_release(pg);
+			}
+		}
+		set_direct(h, c);
+	}
+}
+
+void la_heap_honour_flush(la_heap_t *h)
+{
+	unsigned e = atomic_load_explicit(&la_flush_epoch, memory_order_relaxed);
+	if (LA_LIKELY(h->flush_epoch == e) || h == &la_heap_empty)
+		return;
+	h->flush_epoch = e;
+	la_heap_flush(h);
+	la_pool_release_free(SIZE_MAX);
+}
+
+void la_request_flush_all(void)
+{
+	atomic_fetch_add_explicit(&la_flush_epoch, 1, memory_order_relaxed);
+}
+
+/* ---- attach / detach ---- */
+la_heap_t *la_heap_attach(void)
+{
+	pthread_mutex_lock(&la_heaps_lock);
+	la_heap_t *h = heap_free_list;
+	if (h) {
+		heap_free_list = h->next_free;
+	} else {
+		if (!heap_chunk_left) {
+			size_t sz = 16 * LA_SLICE_SIZE;
+			heap_chunk = la_os_map(sz);
+			if (!heap_chunk) {
+				pthread_mutex_unlock(&la_heaps_lock);
+				return NULL;
+			}
+			heap_chunk_left = (unsigned)(sz / sizeof(la_heap_t));
+		}
+		h = heap_chunk++;
+		heap_chunk_left--;
+		h->all_next = heap_all;
+		heap_all = h;
+	}
+	for (unsigned g = 0; g < LA_DIRECT; g++)
+		h->direct[g] = &la_page_empty;
+	for (unsigned c = 0; c < LA_NCLASSES; c++) {
+		h->queue[c].head = h->queue[c].tail = NULL;
+		h->empty[c] = NULL;
+		h->empty_cnt[c] = 0;
+	}
+	h->full.head = h->full.tail = NULL;
+	atomic_store_explicit(&h->delayed, NULL, memory_order_relaxed);
+	h->flush_epoch = atomic_load_explicit(&la_flush_epoch, memory_order_relaxed);
+	atomic_store_explicit(&h->attached, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&la_heaps_lock);
+	return h;
+}
+
+static void abandon_page(la_page_t *pg)
+{
+	atomic_store_explicit(&pg->heap, NULL, memory_order_release);
+	la_page_collect(pg);
+	if (pg->used == 0)
+		la_span_free(pg);
+	else
+		la_abandoned_push(pg);
+}
+
+/* Thread exit: every page goes back to the pool (if empty) or to the abandoned
+ * lists. Full pages whose in_full a remote free already claimed are in flight
+ * to h->delayed; wait for each of them so no later push can reach a reused h. */
+void la_heap_detach(la_heap_t *h)
+{
+	for (unsigned g = 0; g < LA_DIRECT; g++)
+		h->direct[g] = &la_page_empty;
+	drain_delayed(h);
+	for (unsigned c = 0; c < LA_NCLASSES; c++) {
+		while (h->empty[c]) {
+			la_page_t *pg = h->empty[c];
+			h->empty[c] = pg->next;
+			page_release(pg);
+		}
+		h->empty_cnt[c] = 0;
+		la_page_t *pg;
+		while ((pg = h->queue[c].head) != NULL) {
+			q_remove(&h->queue[c], pg);
+			abandon_page(pg);
+		}
+	}
+	unsigned pending = 0;
+	la_page_t *pg = h->full.head, *nx;
+	for (; pg; pg = nx) {
+		nx = pg->next;
+		if (atomic_exchange_explicit(&pg->in_full, 0, memory_order_seq_cst)) {
+			q_remove(&h->full, pg);
+			abandon_page(pg);
+		} else {
+			pending++;
+		}
+	}
+	while (pending) {
+		pg = atomic_exchange_explicit(&h->delayed, NULL, memory_order_acquire);
+		if (!pg) {
+			sched_yield();
+			continue;
+		}
+		for (; pg; pg = nx) {
+			nx = pg->delayed_next;
+			q_remove(&h->full, pg);
+			abandon_page(pg);
+			pending--;
+		}
+	}
+	pthread_mutex_lock(&la_heaps_lock);
+	atomic_store_explicit(&h->attached, 0, memory_order_relaxed);
+	h->next_free = heap_free_list;
+	heap_free_list = h;
+	pthread_mutex_unlock(&la_heaps_lock);
+}
+
+void la_heaps_foreach(void (*fn)(la_heap_t *, void *), void *arg)
+{
+	pthread_mutex_lock(&la_heaps_lock);
+	for (la_heap_t *h = heap_all; h; h = h->all_next)
+		fn(h, arg);
+	pthread_mutex_unlock(&la_heaps_lock);
+}

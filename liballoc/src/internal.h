@@ -1,0 +1,236 @@
+/* liballoc internal header: layout constants, data structures, cross-file
+ * entry points. Invariants are stated once here; the design is in README.md. */
+#ifndef LA_INTERNAL_H
+#define LA_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include "liballoc.h"
+
+#define LA_LIKELY(x) __builtin_expect(!!(x), 1)
+#define LA_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define LA_HIDDEN __attribute__((visibility("hidden")))
+#define LA_NOINLINE __attribute__((noinline))
+#define LA_API __attribute__((visibility("default"))) /* exported */
+
+/* ---- geometry ----------------------------------------------------------
+ * A segment is LA_SEG_SIZE bytes aligned to LA_SEG_SIZE. Its first slice holds
+ * the segment header (la_segment_t); the other slices form pages. For any block
+ * pointer p handed out, the header is at (p - 1) & ~LA_SEG_MASK (p never sits
+ * at offset 0 of its segment; huge blocks aligned to >= LA_SEG_SIZE get their
+ * header one segment below p). */
+#define LA_SEG_SHIFT 22
+#define LA_SEG_SIZE ((size_t)1 << LA_SEG_SHIFT)
+#define LA_SEG_MASK (LA_SEG_SIZE - 1)
+#define LA_SLICE_SHIFT 16
+#define LA_SLICE_SIZE ((size_t)1 << LA_SLICE_SHIFT)
+#define LA_SLICES (LA_SEG_SIZE / LA_SLICE_SIZE) /* 64: one bit each in a uint64_t */
+#define LA_SLICES_ALL (~(uint64_t)1)            /* slice 0 is the header */
+
+#define LA_SMALL_MAX 1024          /* fast size->class table covers this */
+#define LA_MEDIUM_MAX (64 * 1024)  /* largest size class */
+#define LA_SMALL_PAGE_MAX 8192     /* classes up to this use 1-slice pages */
+#define LA_MEDIUM_PAGE_SLICES 8    /* larger classes use 512 KiB pages */
+#define LA_NCLASSES 45
+#define LA_LARGE_MAX_DEFAULT ((size_t)2 << 20) /* above: huge (direct mmap) */
+#define LA_LARGE_MAX_LIMIT ((LA_SLICES - 1) * LA_SLICE_SIZE)
+#define LA_HUGE_HDR 64             /* huge block starts this far after its header */
+#define LA_ALIGN_MIN 16
+#define LA_EXTEND_BYTES 4096       /* lazy free-list carving step per page */
+
+typedef struct la_block { struct la_block *next; } la_block_t;
+
+struct la_heap;
+
+enum { LA_PAGE_FREE = 0, LA_PAGE_SMALL = 1, LA_PAGE_LARGE = 2 };
+
+/* Page descriptor, one per slice, in the segment header. Only the head slice
+ * of a span carries state; every slice has slice_back = distance to its head.
+ *
+ * Ownership: a small page (any size class) belongs to at most one heap
+ * (field heap). Only that heap's thread touches free/used/capacity/links.
+ * Other threads only push onto thread_free (atomic) and may claim in_full.
+ * used = blocks handed out that have not come back to `free`; blocks sitting
+ * on thread_free still count as used until the owner collects them. Hence a
+ * page is empty iff used == 0, and only its owner can observe that. */
+typedef struct la_page {
+	la_block_t *free;            /* owner: blocks ready for allocation */
+	uint32_t used;               /* owner writes; others read relaxed (stats) */
+	uint32_t capacity;           /* blocks carved into the free list so far */
+	uint32_t reserved;           /* blocks that fit in the page */
+	uint32_t block_size;         /* class size; for LARGE: span bytes */
+	uint8_t kind;                /* LA_PAGE_*; written under the pool lock */
+	uint8_t cls;                 /* size class (SMALL) */
+	uint8_t slice_count;         /* span length (head slice) */
+	uint8_t slice_back;          /* slices back to the head */
+	_Atomic(uint8_t) in_full;    /* 1: on owner's full list; a remote free that
+	                                clears it must hand the page to heap->delayed */
+	_Atomic(la_block_t *) thread_free; /* remote frees, pushed with CAS */
+	_Atomic(struct la_heap *) heap;    /* owner; NULL = abandoned or LARGE */
+	struct la_page *next, *prev; /* owner's queue / full list / empty stack;
+	                                 abandoned list under its lock */
+	struct la_page *delayed_next;
+	uint8_t *start;              /* first block */
+} la_page_t;
+
+enum { LA_SEG_NORMAL = 1, LA_SEG_HUGE = 2 };
+
+typedef struct la_segment {
+	uint32_t kind;               /* LA_SEG_*; immutable */
+	uint32_t pad_;
+	/* huge only (immutable except during realloc by the sole user) */
+	uint8_t *map_base;
+	size_t map_size;
+	/* normal only, under the pool lock */
+	uint64_t free_mask;          /* free slices */
+	uint64_t dirty_mask;         /* free slices possibly resident (not madvised) */
+	struct la_segment *next, *prev;
+	la_page_t pages[LA_SLICES];
+} la_segment_t;
+
+_Static_assert(sizeof(la_segment_t) <= LA_SLICE_SIZE, "header fits slice 0");
+_Static_assert(LA_HUGE_HDR >= offsetof(la_segment_t, free_mask), "huge hdr");
+
+static inline la_segment_t *la_seg_of(const void *p)
+{
+	return (la_segment_t *)(((uintptr_t)p - 1) & ~(uintptr_t)LA_SEG_MASK);
+}
+
+static inline la_page_t *la_page_of(la_segment_t *s, const void *p)
+{
+	la_page_t *pg = &s->pages[((uintptr_t)p - (uintptr_t)s) >> LA_SLICE_SHIFT];
+	return pg - pg->slice_back;
+}
+
+/* ---- heaps (thread caches) ---------------------------------------------
+ * One heap per thread (tl_heap). All non-atomic fields are touched only by the
+ * owning thread. `direct` maps a size granule (8 B) to the page currently
+ * used for that class; it never holds NULL (la_page_empty has no free block),
+ * so the malloc fast path needs no NULL check. */
+#define LA_DIRECT (LA_SMALL_MAX / 8 + 1)
+
+typedef struct la_pqueue { la_page_t *head, *tail; } la_pqueue_t;
+
+typedef struct la_heap {
+	la_page_t *direct[LA_DIRECT];
+	unsigned flush_epoch;                /* last honoured la_flush_epoch */
+	la_pqueue_t queue[LA_NCLASSES];      /* pages with free blocks; head = current */
+	la_pqueue_t full;                    /* pages found full (in_full = 1) */
+	la_page_t *empty[LA_NCLASSES];       /* retained empty pages (thread cache) */
+	uint16_t empty_cnt[LA_NCLASSES];
+	_Atomic(la_page_t *) delayed;        /* full pages a remote free un-fulled */
+	struct la_heap *next_free;           /* heap pool link (pool lock) */
+	struct la_heap *all_next;            /* registry of every heap ever made */
+	_Atomic(int) attached;               /* 1 while a thread owns it */
+} la_heap_t;
+
+extern LA_HIDDEN la_page_t la_page_empty;
+extern LA_HIDDEN la_heap_t la_heap_empty;
+extern LA_HIDDEN __thread la_heap_t *la_tl_heap __attribute__((tls_model("initial-exec")));
+
+/* ---- size classes (page.c) --------------------------------------------- */
+extern LA_HIDDEN uint32_t la_class_size[LA_NCLASSES];
+extern LA_HIDDEN uint8_t la_class_of_granule[LA_DIRECT];
+
+static inline unsigned la_size_class(size_t n)
+{
+	if (n <= LA_SMALL_MAX)
+		return la_class_of_granule[(n + 7) >> 3];
+	unsigned b = 63u - (unsigned)__builtin_clzll((unsigned long long)(n - 1));
+	unsigned q = (unsigned)((n - 1) >> (b - 2)) & 3u;
+	return 9u + (b - 7u) * 4u + q;
+}
+
+static inline unsigned la_tier_of_size(size_t bsize)
+{
+	return bsize <= LA_SMALL_MAX ? LA_TIER_SMALL : LA_TIER_MEDIUM;
+}
+
+/* ---- options (options.c) ----------------------------------------------- */
+typedef struct la_options {
+	size_t large_max;       /* LIBALLOC_HUGE_THRESHOLD */
+	unsigned tcache_pages;  /* LIBALLOC_TCACHE_PAGES */
+	int show_stats;         /* LIBALLOC_SHOW_STATS */
+} la_options_t;
+extern LA_HIDDEN la_options_t la_opt;
+/* Per-size-class thread-cache capacity: empty pages a heap retains per class.
+ * A variable (not a constant) so a later monitor can adapt it at run time. */
+extern LA_HIDDEN _Atomic(uint16_t) la_tcache_cap[LA_NCLASSES];
+LA_HIDDEN void la_options_init(void);
+LA_HIDDEN void la_write_err(const char *s);
+
+/* ---- OS layer (os.c): every call counted --------------------------------- */
+LA_HIDDEN void *la_os_map(size_t size);                     /* NULL on failure */
+LA_HIDDEN void *la_os_map_aligned(size_t size, size_t align);
+LA_HIDDEN void la_os_unmap(void *p, size_t size);
+LA_HIDDEN void la_os_decommit(void *p, size_t size);        /* MADV_DONTNEED */
+LA_HIDDEN void *la_os_remap(void *p, size_t old, size_t new_size, int may_move, void *fixed);
+LA_HIDDEN size_t la_os_page_size(void);
+extern LA_HIDDEN _Atomic(uint64_t) la_cnt_mmap, la_cnt_munmap, la_cnt_madvise, la_cnt_mremap;
+extern LA_HIDDEN _Atomic(uint64_t) la_bytes_mapped;
+
+/* ---- segments and the global slice pool (segment.c) -------------------------
+ * One pool lock protects every normal segment's free/dirty masks, the segment
+ * list and the page descriptors' kind/slice fields. */
+extern LA_HIDDEN pthread_mutex_t la_pool_lock;
+/* Take a run of slices and initialise its head descriptor (all under the
+ * lock, so stats walkers never see a half-made page). */
+LA_HIDDEN la_page_t *la_span_alloc(unsigned slices, uint8_t kind, uint32_t block_size,
+				   uint8_t cls);
+LA_HIDDEN void la_span_free(la_page_t *pg);
+LA_HIDDEN bool la_span_grow(la_page_t *pg, unsigned slices); /* in place */
+LA_HIDDEN void la_span_shrink(la_page_t *pg, unsigned slices);
+LA_HIDDEN size_t la_pool_release_free(size_t max_bytes); /* issue-5 entry point */
+LA_HIDDEN void *la_huge_alloc(size_t n, size_t align);
+LA_HIDDEN void la_huge_free(la_segment_t *s);
+LA_HIDDEN size_t la_huge_usable(la_segment_t *s, const void *p);
+LA_HIDDEN void *la_huge_realloc(la_segment_t *s, void *p, size_t n);
+extern LA_HIDDEN _Atomic(uint64_t) la_bytes_huge;
+/* walk all normal segments under the pool lock (stats) */
+LA_HIDDEN void la_segments_foreach(void (*fn)(la_segment_t *, void *), void *arg);
+
+/* ---- pages (page.c) ---------------------------------------------------- */
+LA_HIDDEN void la_classes_init(void);
+LA_HIDDEN void la_page_extend(la_page_t *pg);              /* owner */
+LA_HIDDEN void la_page_collect(la_page_t *pg);             /* owner */
+LA_HIDDEN void la_page_remote_free(la_page_t *pg, la_block_t *b);
+LA_HIDDEN void la_abandoned_push(la_page_t *pg);
+LA_HIDDEN la_page_t *la_abandoned_pop(unsigned cls);
+LA_HIDDEN size_t la_abandoned_collect(void);               /* releases empties */
+extern LA_HIDDEN pthread_mutex_t la_abandoned_lock;
+
+/* ---- heaps (heap.c) ---------------------------------------------------- */
+LA_HIDDEN la_heap_t *la_heap_attach(void);               /* for the calling thread */
+LA_HIDDEN void la_heap_detach(la_heap_t *h);             /* thread exit */
+LA_HIDDEN void *la_heap_alloc_cls(la_heap_t *h, unsigned cls);
+LA_HIDDEN void la_heap_free_slow(la_heap_t *h, la_page_t *pg); /* owner, after push */
+LA_HIDDEN void la_heap_flush(la_heap_t *h);
+LA_HIDDEN void la_heap_honour_flush(la_heap_t *h);
+extern LA_HIDDEN _Atomic(unsigned) la_flush_epoch;
+LA_HIDDEN void la_request_flush_all(void);               /* issue-5 entry point */
+extern LA_HIDDEN pthread_mutex_t la_heaps_lock;
+LA_HIDDEN void la_heaps_foreach(void (*fn)(la_heap_t *, void *), void *arg);
+
+/* ---- large objects (alloc.c callers) ------------------------------------- */
+LA_HIDDEN void *la_large_alloc(size_t n, size_t align);
+
+/* ---- init (init.c) ------------------------------------------------------ */
+extern LA_HIDDEN _Atomic(int) la_initialized;
+LA_HIDDEN void la_init_slow(void);
+static inline void la_ensure_init(void)
+{
+	if (LA_UNLIKELY(!atomic_load_explicit(&la_initialized, memory_order_acquire)))
+		la_init_slow();
+}
+LA_HIDDEN la_heap_t *la_thread_heap_slow(void); /* attach heap to this thread */
+
+/* ---- generic alloc entry (alloc.c) ---------------------------------------- */
+LA_HIDDEN void *la_malloc_generic(size_t n, size_t align);
+LA_HIDDEN size_t la_usable_size(const void *p);
+LA_HIDDEN size_t la_release_bytes(size_t n);             /* issue-5 entry point */
+
+#endif

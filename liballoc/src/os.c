@@ -1,0 +1,75 @@
+/* OS layer: the only place that calls mmap/munmap/madvise/mremap. Each call is
+ * counted so tests and benchmarks can prove the steady state makes none. */
+#define _GNU_SOURCE
+#include <sys/mman.h>
+#include <unistd.h>
+#include "internal.h"
+
+_Atomic(uint64_t) la_cnt_mmap, la_cnt_munmap, la_cnt_madvise, la_cnt_mremap;
+_Atomic(uint64_t) la_bytes_mapped;
+
+static inline void cnt(_Atomic(uint64_t) *c)
+{
+	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+size_t la_os_page_size(void)
+{
+	static size_t ps;
+	if (!ps)
+		ps = (size_t)sysconf(_SC_PAGESIZE);
+	return ps;
+}
+
+void *la_os_map(size_t size)
+{
+	cnt(&la_cnt_mmap);
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	atomic_fetch_add_explicit(&la_bytes_mapped, size, memory_order_relaxed);
+	return p;
+}
+
+void la_os_unmap(void *p, size_t size)
+{
+	if (!size)
+		return;
+	cnt(&la_cnt_munmap);
+	munmap(p, size);
+	atomic_fetch_sub_explicit(&la_bytes_mapped, size, memory_order_relaxed);
+}
+
+/* Map size bytes aligned to align (a power of two >= page size): over-map and
+ * trim both ends. */
+void *la_os_map_aligned(size_t size, size_t align)
+{
+	if (size + align < size)
+		return NULL;
+	uint8_t *raw = la_os_map(size + align);
+	if (!raw)
+		return NULL;
+	uint8_t *p = (uint8_t *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
+	la_os_unmap(raw, (size_t)(p - raw));
+	la_os_unmap(p + size, (size_t)(raw + size + align - (p + size)));
+	return p;
+}
+
+void la_os_decommit(void *p, size_t size)
+{
+	cnt(&la_cnt_madvise);
+	madvise(p, size, MADV_DONTNEED);
+}
+
+/* mremap; fixed != NULL moves to that address (which must be mapped by us and
+ * is replaced). Returns NULL on failure. Callers fix la_bytes_mapped. */
+void *la_os_remap(void *p, size_t old, size_t new_size, int may_move, void *fixed)
+{
+	cnt(&la_cnt_mremap);
+	void *r;
+	if (fixed)
+		r = mremap(p, old, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, fixed);
+	else
+		r = mremap(p, old, new_size, may_move ? MREMAP_MAYMOVE : 0);
+	return r == MAP_FAILED ? NULL : r;
+}

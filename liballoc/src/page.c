@@ -1,0 +1,148 @@
+/* Size classes and per-page block management: lazy free-list carving,
+ * collection of remote frees, and the list of pages abandoned by exited
+ * threads (adopted later by any thread allocating that class). */
+#include "internal.h"
+
+uint32_t la_class_size[LA_NCLASSES];
+uint8_t la_class_of_granule[LA_DIRECT];
+la_page_t la_page_empty; /* never has a free block: forces the slow path */
+
+/* Classes: 8, 16..128 step 16, then 4 per doubling up to 64 KiB. Every class
+ * but 8 is a multiple of 16, so malloc(n > 8) is 16-byte aligned; every power
+ * of two is a class, which aligned allocation relies on. */
+void la_classes_init(void)
+{
+	unsigned c = 0;
+	la_class_size[c++] = 8;
+	for (uint32_t s = 16; s <= 128; s += 16)
+		la_class_size[c++] = s;
+	for (uint32_t p = 128; p < LA_MEDIUM_MAX; p *= 2)
+		for (uint32_t q = 1; q <= 4; q++)
+			la_class_size[c++] = p + p * q / 4;
+	unsigned k = 0;
+	for (unsigned g = 0; g < LA_DIRECT; g++) {
+		while (la_class_size[k] < g * 8)
+			k++;
+		la_class_of_granule[g] = (uint8_t)k;
+	}
+}
+
+/* Carve up to LA_EXTEND_BYTES more blocks (at least one) onto the free list.
+ * Only called when pg->free is empty. */
+void la_page_extend(la_page_t *pg)
+{
+	uint32_t bs = pg->block_size;
+	uint32_t n = LA_EXTEND_BYTES / bs;
+	if (n == 0)
+		n = 1;
+	if (n > pg->reserved - pg->capacity)
+		n = pg->reserved - pg->capacity;
+	uint8_t *p = pg->start + (size_t)pg->capacity * bs;
+	for (uint32_t i = 0; i + 1 < n; i++, p += bs)
+		((la_block_t *)p)->next = (la_block_t *)(p + bs);
+	((la_block_t *)p)->next = pg->free;
+	pg->free = (la_block_t *)(pg->start + (size_t)pg->capacity * bs);
+	pg->capacity += n;
+}
+
+/* Move remote frees onto the owner's free list (owner, or abandoned-list lock
+ * holder). */
+void la_page_collect(la_page_t *pg)
+{
+	if (!atomic_load_explicit(&pg->thread_free, memory_order_relaxed))
+		return;
+	la_block_t *b = atomic_exchange_explicit(&pg->thread_free, NULL, memory_order_acquire);
+	if (!b)
+		return;
+	uint32_t n = 1;
+	la_block_t *t = b;
+	while (t->next) {
+		t = t->next;
+		n++;
+	}
+	t->next = pg->free;
+	pg->free = b;
+	pg->used -= n;
+}
+
+/* Free from a thread that does not own the page: one CAS push. If the page sat
+ * on its owner's full list, the first remote free to clear in_full hands the
+ * page to the owner's delayed list so the owner can allocate from it again.
+ * seq_cst pairs with la_heap's mark-full (store in_full, then load thread_free)
+ * so that one side always sees the other. */
+void la_page_remote_free(la_page_t *pg, la_block_t *b)
+{
+	la_block_t *head = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
+	do {
+		b->next = head;
+	} while (!atomic_compare_exchange_weak_explicit(&pg->thread_free, &head, b,
+							 memory_order_seq_cst,
+							 memory_order_relaxed));
+	if (atomic_load_explicit(&pg->in_full, memory_order_seq_cst) &&
+	    atomic_exchange_explicit(&pg->in_full, 0, memory_order_seq_cst)) {
+		la_heap_t *h = atomic_load_explicit(&pg->heap, memory_order_acquire);
+		la_page_t *d = atomic_load_explicit(&h->delayed, memory_order_relaxed);
+		do {
+			pg->delayed_next = d;
+		} while (!atomic_compare_exchange_weak_explicit(&h->delayed, &d, pg,
+								 memory_order_release,
+								 memory_order_relaxed));
+	}
+}
+
+/* ---- abandoned pages ------------------------------------------------------
+ * Pages whose heap exited with blocks still in use. heap == NULL, so frees
+ * only push onto thread_free. Lock order: la_abandoned_lock before la_pool_lock. */
+pthread_mutex_t la_abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
+static la_page_t *abandoned[LA_NCLASSES];
+static _Atomic(unsigned) abandoned_cnt[LA_NCLASSES];
+
+void la_abandoned_push(la_page_t *pg)
+{
+	pthread_mutex_lock(&la_abandoned_lock);
+	pg->prev = NULL;
+	pg->next = abandoned[pg->cls];
+	abandoned[pg->cls] = pg;
+	atomic_fetch_add_explicit(&abandoned_cnt[pg->cls], 1, memory_order_relaxed);
+	pthread_mutex_unlock(&la_abandoned_lock);
+}
+
+la_page_t *la_abandoned_pop(unsigned cls)
+{
+	if (!atomic_load_explicit(&abandoned_cnt[cls], memory_order_relaxed))
+		return NULL;
+	pthread_mutex_lock(&la_abandoned_lock);
+	la_page_t *pg = abandoned[cls];
+	if (pg) {
+		abandoned[cls] = pg->next;
+		pg->next = NULL;
+		atomic_fetch_sub_explicit(&abandoned_cnt[cls], 1, memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&la_abandoned_lock);
+	return pg;
+}
+
+/* Collect remote frees on every abandoned page; give empty ones back to the
+ * pool. Returns the bytes of pages given back. */
+size_t la_abandoned_collect(void)
+{
+	size_t bytes = 0;
+	pthread_mutex_lock(&la_abandoned_lock);
+	for (unsigned c = 0; c < LA_NCLASSES; c++) {
+		la_page_t **pp = &abandoned[c];
+		while (*pp) {
+			la_page_t *pg = *pp;
+			la_page_collect(pg);
+			if (pg->used == 0) {
+				*pp = pg->next;
+				atomic_fetch_sub_explicit(&abandoned_cnt[c], 1, memory_order_relaxed);
+				bytes += (size_t)pg->slice_count * LA_SLICE_SIZE;
+				la_span_free(pg);
+			} else {
+				pp = &pg->next;
+			}
+		}
+	}
+	pthread_mutex_unlock(&la_abandoned_lock);
+	return bytes;
+}

@@ -1,0 +1,276 @@
+/* Segments and the global slice pool; huge objects straight from mmap.
+ *
+ * Invariants (all under la_pool_lock): a normal segment's free_mask has a bit
+ * per free slice (bit 0, the header, is never free); dirty_mask is a subset of
+ * free_mask: free slices that may still be resident. Allocated spans are never
+ * in either mask. Memory goes back to the OS only in la_pool_release_free(). */
+#include <string.h>
+#include "internal.h"
+
+pthread_mutex_t la_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static la_segment_t *seg_list;
+_Atomic(uint64_t) la_bytes_huge;
+
+static inline uint64_t run_bits(unsigned idx, unsigned n)
+{
+	return (n >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << idx;
+}
+
+/* Index of the first run of n free slices in m (preferring runs starting on
+ * a dirty slice, so resident memory is reused first), or -1. */
+static int find_run(uint64_t m, uint64_t dirty, unsigned n)
+{
+	uint64_t x = m;
+	for (unsigned i = 1; i < n && x; i++)
+		x &= m >> i;
+	if (!x)
+		return -1;
+	if (x & dirty)
+		x &= dirty;
+	return __builtin_ctzll(x);
+}
+
+static la_segment_t *segment_new(void)
+{
+	la_segment_t *s = la_os_map_aligned(LA_SEG_SIZE, LA_SEG_SIZE);
+	if (!s)
+		return NULL;
+	s->kind = LA_SEG_NORMAL;
+	s->free_mask = LA_SLICES_ALL;
+	s->dirty_mask = 0;
+	s->prev = NULL;
+	s->next = seg_list;
+	if (seg_list)
+		seg_list->prev = s;
+	seg_list = s;
+	return s;
+}
+
+la_page_t *la_span_alloc(unsigned n, uint8_t kind, uint32_t block_size, uint8_t cls)
+{
+	la_segment_t *s;
+	int idx = -1;
+	pthread_mutex_lock(&la_pool_lock);
+	for (s = seg_list; s; s = s->next) {
+		if ((unsigned)__builtin_popcountll(s->free_mask) < n)
+			continue;
+		idx = find_run(s->free_mask, s->dirty_mask, n);
+		if (idx >= 0)
+			break;
+	}
+	if (!s) {
+		s = segment_new();
+		if (!s) {
+			pthread_mutex_unlock(&la_pool_lock);
+			return NULL;
+		}
+		idx = 1;
+	}
+	uint64_t bits = run_bits((unsigned)idx, n);
+	s->free_mask &= ~bits;
+	s->dirty_mask &= ~bits;
+	la_page_t *pg = &s->pages[idx];
+	for (unsigned j = 0; j < n; j++)
+		pg[j].slice_back = (uint8_t)j;
+	pg->slice_count = (uint8_t)n;
+	pg->kind = kind;
+	pg->cls = cls;
+	pg->block_size = block_size;
+	pg->reserved = kind == LA_PAGE_SMALL ? (uint32_t)((n * LA_SLICE_SIZE) / block_size) : 1;
+	pg->capacity = 0;
+	pg->used = 0;
+	pg->free = NULL;
+	pg->next = pg->prev = pg->delayed_next = NULL;
+	atomic_store_explicit(&pg->thread_free, NULL, memory_order_relaxed);
+	atomic_store_explicit(&pg->in_full, 0, memory_order_relaxed);
+	atomic_store_explicit(&pg->heap, NULL, memory_order_relaxed);
+	pg->start = (uint8_t *)s + ((size_t)idx << LA_SLICE_SHIFT);
+	pthread_mutex_unlock(&la_pool_lock);
+	return pg;
+}
+
+void la_span_free(la_page_t *pg)
+{
+	la_segment_t *s = la_seg_of(pg);
+	unsigned idx = (unsigned)(pg - s->pages);
+	uint64_t bits = run_bits(idx, pg->slice_count);
+	pthread_mutex_lock(&la_pool_lock);
+	pg->kind = LA_PAGE_FREE;
+	s->free_mask |= bits;
+	s->dirty_mask |= bits;
+	pthread_mutex_unlock(&la_pool_lock);
+}
+
+bool la_span_grow(la_page_t *pg, unsigned n)
+{
+	la_segment_t *s = la_seg_of(pg);
+	unsigned idx = (unsigned)(pg - s->pages), old = pg->slice_count;
+	if (idx + n > LA_SLICES)
+		return false;
+	uint64_t need = run_bits(idx + old, n - old);
+	bool ok = false;
+	pthread_mutex_lock(&la_pool_lock);
+	if ((s->free_mask & need) == need) {
+		s->free_mask &= ~need;
+		s->dirty_mask &= ~need;
+		for (unsigned j = old; j < n; j++)
+			pg[j].slice_back = (uint8_t)j;
+		pg->slice_count = (uint8_t)n;
+		pg->block_size = (uint32_t)(n * LA_SLICE_SIZE);
+		ok = true;
+	}
+	pthread_mutex_unlock(&la_pool_lock);
+	return ok;
+}
+
+void la_span_shrink(la_page_t *pg, unsigned n)
+{
+	la_segment_t *s = la_seg_of(pg);
+	unsigned idx = (unsigned)(pg - s->pages), old = pg->slice_count;
+	uint64_t bits = run_bits(idx + n, old - n);
+	pthread_mutex_lock(&la_pool_lock);
+	pg->slice_count = (uint8_t)n;
+	pg->block_size = (uint32_t)(n * LA_SLICE_SIZE);
+	s->free_mask |= bits;
+	s->dirty_mask |= bits;
+	pthread_mutex_unlock(&la_pool_lock);
+}
+
+/* Return free resident slices to the OS: madvise runs of dirty free slices,
+ * munmap segments that are entirely free. Stops once max_bytes are released.
+ * Returns bytes released (slices * 64 KiB; an approximation of Rss freed). */
+size_t la_pool_release_free(size_t max_bytes)
+{
+	size_t released = 0;
+	pthread_mutex_lock(&la_pool_lock);
+	la_segment_t *s = seg_list, *next;
+	for (; s && released < max_bytes; s = next) {
+		next = s->next;
+		if (s->free_mask == LA_SLICES_ALL) {
+			released += (size_t)__builtin_popcountll(s->dirty_mask) * LA_SLICE_SIZE;
+			if (s->prev)
+				s->prev->next = s->next;
+			else
+				seg_list = s->next;
+			if (s->next)
+				s->next->prev = s->prev;
+			la_os_unmap(s, LA_SEG_SIZE);
+			continue;
+		}
+		uint64_t d = s->dirty_mask;
+		while (d && released < max_bytes) {
+			unsigned i = (unsigned)__builtin_ctzll(d), n = 0;
+			while (i + n < 64 && (d >> (i + n) & 1))
+				n++;
+			la_os_decommit((uint8_t *)s + ((size_t)i << LA_SLICE_SHIFT),
+				       (size_t)n << LA_SLICE_SHIFT);
+			released += (size_t)n << LA_SLICE_SHIFT;
+			d &= ~run_bits(i, n);
+		}
+		s->dirty_mask = d;
+	}
+	pthread_mutex_unlock(&la_pool_lock);
+	return released;
+}
+
+void la_segments_foreach(void (*fn)(la_segment_t *, void *), void *arg)
+{
+	pthread_mutex_lock(&la_pool_lock);
+	for (la_segment_t *s = seg_list; s; s = s->next)
+		fn(s, arg);
+	pthread_mutex_unlock(&la_pool_lock);
+}
+
+/* ---- huge objects --------------------------------------------------------
+ * Layout: [header at a segment-aligned address][... p ... p+n] in one mapping.
+ * p - header < LA_SEG_SIZE, or p == header + LA_SEG_SIZE when p itself is
+ * segment aligned, so la_seg_of(p) finds the header. */
+static inline size_t page_up(size_t n)
+{
+	size_t ps = la_os_page_size();
+	return (n + ps - 1) & ~(ps - 1);
+}
+
+void *la_huge_alloc(size_t n, size_t align)
+{
+	la_segment_t *s;
+	uint8_t *p;
+	if (align < LA_HUGE_HDR)
+		align = LA_HUGE_HDR;
+	if (n > SIZE_MAX / 2 || align > SIZE_MAX / 4)
+		return NULL;
+	if (align < LA_SEG_SIZE) {
+		size_t total = page_up(align + n);
+		s = la_os_map_aligned(total, LA_SEG_SIZE);
+		if (!s)
+			return NULL;
+		s->map_base = (uint8_t *)s;
+		s->map_size = total;
+		p = (uint8_t *)s + align;
+	} else {
+		size_t raw_size = n + align + LA_SEG_SIZE;
+		uint8_t *raw = la_os_map(raw_size);
+		if (!raw)
+			return NULL;
+		p = (uint8_t *)(((uintptr_t)raw + LA_SEG_SIZE + align - 1) & ~(uintptr_t)(align - 1));
+		s = (la_segment_t *)(p - LA_SEG_SIZE);
+		uint8_t *end = (uint8_t *)s + page_up((size_t)(p + n - (uint8_t *)s));
+		la_os_unmap(raw, (size_t)((uint8_t *)s - raw));
+		la_os_unmap(end, (size_t)(raw + raw_size - end));
+		s->map_base = (uint8_t *)s;
+		s->map_size = (size_t)(end - (uint8_t *)s);
+	}
+	s->kind = LA_SEG_HUGE;
+	atomic_fetch_add_explicit(&la_bytes_huge, s->map_size, memory_order_relaxed);
+	return p;
+}
+
+void la_huge_free(la_segment_t *s)
+{
+	atomic_fetch_sub_explicit(&la_bytes_huge, s->map_size, memory_order_relaxed);
+	la_os_unmap(s->map_base, s->map_size);
+}
+
+size_t la_huge_usable(la_segment_t *s, const void *p)
+{
+	return (size_t)(s->map_base + s->map_size - (const uint8_t *)p);
+}
+
+/* Resize a huge block with mremap, keeping the header segment-aligned.
+ * Returns the new pointer or NULL (caller falls back to copy). */
+void *la_huge_realloc(la_segment_t *s, void *p, size_t n)
+{
+	if ((uint8_t *)p != (uint8_t *)s + LA_HUGE_HDR || n > SIZE_MAX / 2)
+		return NULL;
+	size_t old = s->map_size, total = page_up(LA_HUGE_HDR + n);
+	if (total == old)
+		return p;
+	if (total < old) {
+		la_os_unmap((uint8_t *)s + total, old - total);
+		s->map_size = total;
+		atomic_fetch_sub_explicit(&la_bytes_huge, old - total, memory_order_relaxed);
+		return p;
+	}
+	la_segment_t *r = la_os_remap(s, old, total, 0, NULL);
+	if (!r) {
+		size_t rsv_size = total + LA_SEG_SIZE;
+		uint8_t *rsv = la_os_map(rsv_size);
+		if (!rsv)
+			return NULL;
+		uint8_t *dst = (uint8_t *)(((uintptr_t)rsv + LA_SEG_MASK) & ~(uintptr_t)LA_SEG_MASK);
+		r = la_os_remap(s, old, total, 1, dst);
+		if (!r) {
+			la_os_unmap(rsv, rsv_size);
+			return NULL;
+		}
+		la_os_unmap(rsv, (size_t)(dst - rsv));
+		la_os_unmap(dst + total, (size_t)(rsv + rsv_size - (dst + total)));
+		atomic_fetch_sub_explicit(&la_bytes_mapped, old, memory_order_relaxed);
+	} else {
+		atomic_fetch_add_explicit(&la_bytes_mapped, total - old, memory_order_relaxed);
+	}
+	r->map_base = (uint8_t *)r;
+	r->map_size = total;
+	atomic_fetch_add_explicit(&la_bytes_huge, total - old, memory_order_relaxed);
+	return (uint8_t *)r + LA_HUGE_HDR;
+}

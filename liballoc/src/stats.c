@@ -1,0 +1,116 @@
+/* Statistics: a snapshot built by walking every segment under the pool lock.
+ * Page counters of live heaps are read relaxed while owners change them, so
+ * the numbers are approximate under concurrency but never torn. */
+#include <string.h>
+#include "internal.h"
+
+static void seg_acc(la_segment_t *s, void *arg)
+{
+	struct la_stats *st = arg;
+	st->segments++;
+	for (unsigned i = 1; i < LA_SLICES;) {
+		if (s->free_mask >> i & 1) {
+			if (s->dirty_mask >> i & 1)
+				st->bytes_pool_dirty += LA_SLICE_SIZE;
+			else
+				st->bytes_pool_clean += LA_SLICE_SIZE;
+			i++;
+			continue;
+		}
+		la_page_t *pg = &s->pages[i];
+		unsigned n = pg->slice_count ? pg->slice_count : 1;
+		if (pg->kind == LA_PAGE_LARGE) {
+			st->bytes_in_use += pg->block_size;
+		} else if (pg->kind == LA_PAGE_SMALL) {
+			uint64_t bs = pg->block_size;
+			uint32_t used = __atomic_load_n(&pg->used, __ATOMIC_RELAXED);
+			uint32_t cap = __atomic_load_n(&pg->capacity, __ATOMIC_RELAXED);
+			uint64_t cached = cap > used ? (uint64_t)(cap - used) * bs : 0;
+			unsigned t = la_tier_of_size(bs);
+			st->bytes_in_use += (uint64_t)used * bs;
+			if (atomic_load_explicit(&pg->heap, memory_order_relaxed))
+				st->bytes_thread_cached[t] += cached;
+			else
+				st->bytes_abandoned_cached[t] += cached;
+		}
+		i += n;
+	}
+}
+
+static void heap_acc(la_heap_t *h, void *arg)
+{
+	struct la_stats *st = arg;
+	if (atomic_load_explicit(&h->attached, memory_order_relaxed))
+		st->threads++;
+}
+
+LA_API int la_stats(struct la_stats *out)
+{
+	if (!out || out->size < 8)
+		return -1;
+	la_ensure_init();
+	struct la_stats st;
+	memset(&st, 0, sizeof st);
+	st.version = LA_STATS_VERSION;
+	st.size = out->size < sizeof st ? out->size : (uint32_t)sizeof st;
+	la_segments_foreach(seg_acc, &st);
+	la_heaps_foreach(heap_acc, &st);
+	st.bytes_huge = atomic_load_explicit(&la_bytes_huge, memory_order_relaxed);
+	st.bytes_in_use += st.bytes_huge;
+	st.bytes_mapped = atomic_load_explicit(&la_bytes_mapped, memory_order_relaxed);
+	uint64_t hdr = (sizeof(la_segment_t) + la_os_page_size() - 1) & ~(uint64_t)(la_os_page_size() - 1);
+	st.bytes_resident = st.bytes_in_use + st.bytes_pool_dirty + st.segments * hdr;
+	for (unsigned t = 0; t < LA_TIER_COUNT; t++)
+		st.bytes_resident += st.bytes_thread_cached[t] + st.bytes_abandoned_cached[t];
+	st.count_mmap = atomic_load_explicit(&la_cnt_mmap, memory_order_relaxed);
+	st.count_munmap = atomic_load_explicit(&la_cnt_munmap, memory_order_relaxed);
+	st.count_madvise = atomic_load_explicit(&la_cnt_madvise, memory_order_relaxed);
+	st.count_mremap = atomic_load_explicit(&la_cnt_mremap, memory_order_relaxed);
+	st.count_flush_requests = atomic_load_explicit(&la_flush_epoch, memory_order_relaxed);
+	memcpy(out, &st, st.size);
+	return 0;
+}
+
+static char *fmt_u64(char *p, uint64_t v)
+{
+	char tmp[24];
+	int n = 0;
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10));
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+LA_API void la_print_stats(void)
+{
+	struct la_stats st = { .version = LA_STATS_VERSION, .size = sizeof st };
+	la_stats(&st);
+	static const struct { const char *name; size_t off; } f[] = {
+#define F(x) { #x, offsetof(struct la_stats, x) }
+		F(bytes_in_use), F(bytes_huge), F(bytes_thread_cached[0]),
+		F(bytes_thread_cached[1]), F(bytes_thread_cached[2]),
+		F(bytes_abandoned_cached[0]), F(bytes_abandoned_cached[1]),
+		F(bytes_abandoned_cached[2]), F(bytes_pool_dirty), F(bytes_pool_clean),
+		F(bytes_mapped), F(bytes_resident), F(segments), F(threads),
+		F(count_mmap), F(count_munmap), F(count_madvise), F(count_mremap),
+		F(count_flush_requests),
+#undef F
+	};
+	char buf[2048], *p = buf;
+	memcpy(p, "liballoc stats:\n", 16);
+	p += 16;
+	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+		size_t l = strlen(f[i].name);
+		*p++ = ' ';
+		*p++ = ' ';
+		memcpy(p, f[i].name, l);
+		p += l;
+		*p++ = ' ';
+		p = fmt_u64(p, *(const uint64_t *)((const char *)&st + f[i].off));
+		*p++ = '\n';
+	}
+	*p = 0;
+	la_write_err(buf);
+}
