@@ -1,0 +1,192 @@
+# SPDX-License-Identifier: GPL-2.0
+# memnotify (kernel module), liballoc (allocator) and the Kimigayo test
+# rootfs booted under QEMU.  `make help` lists the targets; README.md explains.
+
+ARCH ?= x86_64
+KERNEL ?= 6.1
+ARCHES := x86_64 arm64 riscv64
+KERNELS := 6.1 6.12 distro
+# Every (arch, kernel) pair `make qemu-test-all` boots.
+TARGETS := $(foreach k,6.1 6.12,$(foreach a,$(ARCHES),$(a)-$(k))) x86_64-distro
+
+ifeq ($(filter $(ARCH),$(ARCHES)),)
+$(error unknown ARCH '$(ARCH)'; valid: $(ARCHES))
+endif
+ifeq ($(filter $(KERNEL),$(KERNELS)),)
+$(error unknown KERNEL '$(KERNEL)'; valid: $(KERNELS))
+endif
+
+# Kernel builds, sources and foreign .debs live outside the repository, so
+# fresh clones reuse them.
+CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/memnotify
+export CACHE
+B := build
+KSFT_DIR := $(CACHE)/src/linux-6.1/tools/testing/selftests
+musl_cc = $(CACHE)/sysroot/$(1)/bin/musl-cc
+
+# The host's kernel build tree for plain `make`: the running kernel's if it
+# has one, else the newest installed Debian linux-headers-*-amd64.
+KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
+	$(lastword $(sort $(wildcard /usr/src/linux-headers-*-amd64))))
+
+# Everything `make deps` installs (Debian 12 package names).
+DEPS := gcc g++ make clang python3 xz-utils rsync flex bison bc kmod \
+	libelf-dev libssl-dev linux-source-6.1 linux-headers-amd64 \
+	gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu musl-tools musl-dev \
+	busybox-static liburing-dev qemu-system-x86 qemu-system-arm \
+	qemu-system-misc opensbi libmimalloc-dev libjemalloc-dev \
+	libgoogle-perftools-dev hyperfine gnuplot-nox
+# liballoc's static musl tests join the images once they build for every arch.
+ROOTFS_LIBALLOC ?= 0
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+SELFTEST_CFLAGS := -std=gnu11 -O2 -s -D_GNU_SOURCE -Wall -Wextra -Werror \
+	-static -isystem $(KSFT_DIR) -Iinclude/uapi -Iinclude
+SELFTEST_SRCS := $(wildcard selftests/*/*.c)
+TEST_SRCS := $(filter-out selftests/%/bench_%.c,$(SELFTEST_SRCS))
+BENCH_SRCS := $(filter selftests/%/bench_%.c,$(SELFTEST_SRCS))
+
+.PHONY: all module liballoc deps help clean kernel kernels module-target \
+	rootfs rootfs-size qemu-test qemu-test-all qemu-shell check check-host demo FORCE
+.DEFAULT_GOAL := all
+
+all: module liballoc
+
+help:
+	@echo "make              build memnotify.ko for KDIR (default: this machine's headers) and liballoc"
+	@echo "make deps         install the Debian packages everything here needs"
+	@echo "make check        host tests, then every selftest on all QEMU targets"
+	@echo "make demo         build, boot the x86_64 VM and show memnotify and liballoc at work"
+	@echo "make qemu-test    ARCH=$(ARCHES:%=%|)... KERNEL=6.1|6.12|distro: one target"
+	@echo "make qemu-test-all   all targets: $(TARGETS)"
+	@echo "make qemu-shell   ARCH=... KERNEL=...: a shell in the 'standard' image"
+	@echo "make rootfs-size  image sizes per arch and variant"
+	@echo "KDIR=/path/to/kernel/build builds the module against another kernel tree"
+
+# ---- the host build -------------------------------------------------------
+
+module:
+	@test -n "$(KDIR)" || { echo "no kernel headers found: run 'make deps' or pass KDIR=/path/to/kernel/build"; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
+
+liballoc:
+	@test -f liballoc/Makefile || exit 0; $(MAKE) -C liballoc O=$(CURDIR)/$(B)/liballoc/host
+
+deps:
+	@missing=; for p in $(DEPS); do \
+		dpkg-query -W -f='$${db:Status-Abbrev}' $$p 2>/dev/null | grep -q '^ii' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then \
+		echo "deps: all $(words $(DEPS)) Debian packages are installed"; \
+	else \
+		echo "deps: installing$$missing"; \
+		$(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+# ---- kernels and modules per target ----------------------------------------
+
+kernel:
+	@qemu/kernel.sh $(ARCH) $(KERNEL) >/dev/null
+
+kernels:
+	@for t in $(TARGETS); do qemu/kernel.sh $${t%-*} $${t##*-} >/dev/null || exit 1; done
+
+$(B)/%/memnotify.ko: FORCE
+	@qemu/module.sh $(word 1,$(subst -, ,$*)) $(word 2,$(subst -, ,$*)) $(CURDIR)/$(B)/$*/mod >/dev/null
+	@cp $(B)/$*/mod/kmod/memnotify.ko $@
+
+$(B)/%/modules.cpio.gz: $(B)/%/memnotify.ko
+	@rm -rf $(B)/$*/stage-modules && mkdir -p $(B)/$*/stage-modules/lib/modules
+	@cp $< $(B)/$*/stage-modules/lib/modules/
+	@rootfs/mkimage.sh $@ $(B)/$*/stage-modules
+
+# ---- userland per arch: static musl programs -------------------------------
+
+$(KSFT_DIR)/kselftest_harness.h:
+	@qemu/sources.sh 6.1 >/dev/null
+
+define arch_rules
+$(call musl_cc,$(1)):
+	@rootfs/sysroot.sh $(1) >/dev/null
+
+$(B)/$(1)/tests/%: selftests/%.c $(wildcard selftests/*/*.h) include/uapi/linux/memnotify.h \
+		$(KSFT_DIR)/kselftest_harness.h | $(call musl_cc,$(1))
+	@mkdir -p $$(@D)
+	$(call musl_cc,$(1)) $(SELFTEST_CFLAGS) $$< -o $$@ -luring -lpthread
+
+$(B)/$(1)/init: rootfs/init.c | $(call musl_cc,$(1))
+	@mkdir -p $$(@D)
+	$(call musl_cc,$(1)) -std=gnu11 -Os -s -static -Wall -Wextra -Werror $$< -o $$@
+
+$(1)-tests := $(patsubst selftests/%.c,$(B)/$(1)/tests/%,$(TEST_SRCS))
+$(1)-bench := $(patsubst selftests/%.c,$(B)/$(1)/tests/%,$(BENCH_SRCS))
+
+# minimal: init, the tests and liballoc's musl tests; standard adds BusyBox.
+$(B)/$(1)/minimal.cpio.gz: $(B)/$(1)/init $$($(1)-tests) FORCE
+	@rm -rf $(B)/$(1)/stage-minimal && mkdir -p $(B)/$(1)/stage-minimal
+	@cp $(B)/$(1)/init $(B)/$(1)/stage-minimal/init
+	@cd $(B)/$(1) && for t in $$(patsubst $(B)/$(1)/%,%,$$($(1)-tests)); do \
+		mkdir -p stage-minimal/$$$$(dirname $$$$t) && cp $$$$t stage-minimal/$$$$t; done
+	@if [ "$(ROOTFS_LIBALLOC)" = 1 ]; then \
+		$(MAKE) -s -C liballoc TARGET=musl CC=$(call musl_cc,$(1)) KSFT_DIR=$(KSFT_DIR) \
+			O=$(CURDIR)/$(B)/$(1)/liballoc tests && \
+		mkdir -p $(B)/$(1)/stage-minimal/tests/liballoc && \
+		find $(B)/$(1)/liballoc/tests -maxdepth 1 -type f -perm -u+x \
+			-exec cp {} $(B)/$(1)/stage-minimal/tests/liballoc/ \; ; \
+	fi
+	@rootfs/mkimage.sh $$@ $(B)/$(1)/stage-minimal
+
+$(B)/$(1)/standard.cpio.gz: $(B)/$(1)/minimal.cpio.gz FORCE
+	@rm -rf $(B)/$(1)/stage-standard && cp -a $(B)/$(1)/stage-minimal $(B)/$(1)/stage-standard
+	@mkdir -p $(B)/$(1)/stage-standard/bin $(B)/$(1)/stage-standard/bench
+	@cp -L $(CACHE)/sysroot/$(1)/busybox $(B)/$(1)/stage-standard/bin/busybox
+	@rootfs/mkimage.sh $$@ $(B)/$(1)/stage-standard
+endef
+$(foreach a,$(ARCHES),$(eval $(call arch_rules,$(a))))
+
+# ---- QEMU ------------------------------------------------------------------
+
+rootfs: $(B)/$(ARCH)/minimal.cpio.gz $(B)/$(ARCH)/standard.cpio.gz
+
+rootfs-size: $(foreach a,$(ARCHES),$(B)/$(a)/minimal.cpio.gz $(B)/$(a)/standard.cpio.gz)
+	@printf '%-8s %12s %12s\n' arch minimal standard
+	@for a in $(ARCHES); do \
+		printf '%-8s %12s %12s\n' $$a \
+			"$$(stat -c %s $(B)/$$a/minimal.cpio.gz) B" "$$(stat -c %s $(B)/$$a/standard.cpio.gz) B"; \
+	done
+
+qemu-test: $(B)/$(ARCH)/minimal.cpio.gz $(B)/$(ARCH)-$(KERNEL)/modules.cpio.gz
+	@qemu/run --arch $(ARCH) --kernel $(KERNEL) \
+		--initrd $(B)/$(ARCH)/minimal.cpio.gz --initrd $(B)/$(ARCH)-$(KERNEL)/modules.cpio.gz
+
+# Boots every target even when one fails, then prints the table.
+qemu-test-all:
+	@mkdir -p $(B)/logs && touch $(B)/logs/.all-start; rc=0; for t in $(TARGETS); do \
+		$(MAKE) -s --no-print-directory qemu-test ARCH=$${t%-*} KERNEL=$${t##*-} || rc=1; \
+	done; \
+	qemu/summary.sh $(TARGETS); exit $$rc
+
+qemu-shell: $(B)/$(ARCH)/standard.cpio.gz $(B)/$(ARCH)-$(KERNEL)/modules.cpio.gz
+	@qemu/run --shell --arch $(ARCH) --kernel $(KERNEL) --name $(ARCH)-$(KERNEL)-shell \
+		--initrd $(B)/$(ARCH)/standard.cpio.gz --initrd $(B)/$(ARCH)-$(KERNEL)/modules.cpio.gz
+
+# ---- the README's two commands ---------------------------------------------
+
+check-host: liballoc
+	@test -f liballoc/Makefile || exit 0; $(MAKE) -C liballoc O=$(CURDIR)/$(B)/liballoc/host check
+
+check: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory check-host
+	@$(MAKE) --no-print-directory qemu-test-all
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@SHOW=1 $(MAKE) --no-print-directory qemu-test ARCH=x86_64 KERNEL=6.1
+
+clean:
+	rm -rf $(B)
+	@test -z "$(KDIR)" || $(MAKE) -s -C $(KDIR) M=$(CURDIR) clean
+
+FORCE:

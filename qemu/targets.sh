@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: GPL-2.0
+# Sourced by the build and QEMU scripts: the one table of target
+# architectures and kernels, the cache layout, and small helpers.
+#
+# Cache (outside the repository, survives fresh clones):
+#   $CACHE/src/linux-<line>/          unpacked kernel source (6.1, 6.12)
+#   $CACHE/kernels/<ver>-<arch>-<h>/  built kernel, keyed by version, arch and
+#                                     a hash of config fragments and compiler
+#   $CACHE/apt/<suite>-<arch>/        private apt state for foreign .debs
+#   $CACHE/sysroot/<arch>/            unpacked musl, liburing, busybox .debs
+#   $CACHE/distro/                    Debian's shipped amd64 kernel image
+
+CACHE=${CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memnotify}
+VALID_ARCHES="x86_64 arm64 riscv64"
+VALID_KERNELS="6.1 6.12 distro"
+
+die() { echo "$(basename "$0"): $*" >&2; exit 1; }
+note() { echo "  [$(basename "$0")] $*" >&2; }
+
+# need_tools TOOL... : fail with a pointer to `make deps` when one is missing.
+need_tools() {
+	for t in "$@"; do
+		command -v "$t" >/dev/null 2>&1 ||
+			die "missing tool '$t': run 'make deps' first"
+	done
+}
+
+check_arch() {
+	case " $VALID_ARCHES " in *" $1 "*) ;;
+	*) die "unknown ARCH '$1'; valid: $VALID_ARCHES" ;; esac
+}
+
+check_kernel() {
+	case " $VALID_KERNELS " in *" $1 "*) ;;
+	*) die "unknown KERNEL '$1'; valid: $VALID_KERNELS" ;; esac
+}
+
+# set_arch ARCH: per-architecture facts used by every script.
+set_arch() {
+	check_arch "$1"
+	T_ARCH=$1
+	case $1 in
+	x86_64)
+		K_ARCH=x86 CROSS_COMPILE= GNU_TRIPLET=x86_64-linux-gnu
+		MUSL_TRIPLET=x86_64-linux-musl DEB_ARCH=amd64 DEB_SUITE=bookworm
+		K_IMAGE=arch/x86/boot/bzImage K_IMAGE_TARGET=bzImage
+		QEMU_BIN=qemu-system-x86_64 QEMU_MACHINE="-M pc -cpu max"
+		CONSOLE=ttyS0 ;;
+	arm64)
+		K_ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- GNU_TRIPLET=aarch64-linux-gnu
+		MUSL_TRIPLET=aarch64-linux-musl DEB_ARCH=arm64 DEB_SUITE=bookworm
+		K_IMAGE=arch/arm64/boot/Image K_IMAGE_TARGET=Image
+		QEMU_BIN=qemu-system-aarch64
+		QEMU_MACHINE="-M virt -cpu max,pauth-impdef=on"
+		CONSOLE=ttyAMA0 ;;
+	riscv64)
+		# riscv64 is not a bookworm architecture: its .debs come from trixie.
+		K_ARCH=riscv CROSS_COMPILE=riscv64-linux-gnu- GNU_TRIPLET=riscv64-linux-gnu
+		MUSL_TRIPLET=riscv64-linux-musl DEB_ARCH=riscv64 DEB_SUITE=trixie
+		K_IMAGE=arch/riscv/boot/Image K_IMAGE_TARGET=Image
+		QEMU_BIN=qemu-system-riscv64 QEMU_MACHINE="-M virt -bios default"
+		CONSOLE=ttyS0 ;;
+	esac
+}
+
+# The Debian archive URI this machine already uses, for private apt states.
+debian_uri() {
+	local uri
+	uri=$(awk '/^URIs:/ && $2 ~ /debian\/?$/ {print $2; exit}' \
+		/etc/apt/sources.list.d/*.sources 2>/dev/null)
+	[ -n "$uri" ] || uri=$(awk '$1 == "deb" && $3 == "bookworm" {print $2; exit}' \
+		/etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null)
+	echo "${uri:-http://deb.debian.org/debian}"
+}
+
+# apt_download SUITE ARCH DESTDIR PKG... : fetch .debs for a foreign
+# architecture or suite without touching dpkg's configuration.
+apt_download() {
+	local suite=$1 arch=$2 dest=$3 state
+	shift 3
+	state=$CACHE/apt/$suite-$arch
+	mkdir -p "$state/lists/partial" "$state/archives/partial" "$dest"
+	if [ ! -f "$state/sources.list" ]; then
+		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(debian_uri) $suite main" \
+			>"$state/sources.list"
+	fi
+	local o=(-q -oAPT::Architecture="$arch" -oAPT::Architectures="$arch"
+		-oDir::State::Lists="$state/lists" -oDir::Cache="$state"
+		-oDir::Etc::SourceList="$state/sources.list" -oDir::Etc::SourceParts=/dev/null
+		-oDebug::NoLocking=1)
+	# Refresh the package lists at most once a day.
+	if [ -z "$(find "$state/lists" -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null)" ]; then
+		apt-get "${o[@]}" update >"$state/update.log" 2>&1 ||
+			die "apt-get update for $suite/$arch failed, see $state/update.log"
+	fi
+	(cd "$dest" && apt-get "${o[@]}" download "$@" 2>&1 | grep -v -e '^Get:' -e '_apt' >&2) ||
+		true
+	for p in "$@"; do
+		ls "$dest"/"${p}"_*.deb >/dev/null 2>&1 || die "could not download $p ($suite/$arch)"
+	done
+}

@@ -1,0 +1,410 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Kimigayo init: PID 1 of the test rootfs.
+ *
+ * Mounts /proc, /sys, /dev (devtmpfs) and /tmp, loads /lib/modules/memnotify.ko
+ * with finit_module (module parameters are taken from "memnotify.NAME=VALUE"
+ * words on the kernel command line, as modprobe would), then either
+ *   - runs every program in the suites under /tests (or under the directory
+ *     given by kimigayo.run=DIR) and reports them as TAP 13, each program's
+ *     own TAP nested under "# " as the kselftest runner does, or
+ *   - with kimigayo.shell, starts BusyBox's shell on the console,
+ * and powers the machine off.  The last line of a test run is
+ *   kimigayo-result: status=pass|fail programs=N passed=N failed=N skipped=N boot_to_first_test_ms=N
+ *
+ * Other command-line words: kimigayo.module=0 (do not load the module),
+ * kimigayo.timeout=SECONDS (per program, default 900).
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MODULE_PATH "/lib/modules/memnotify.ko"
+#define KSFT_SKIP 4
+#define MAX_PROGRAMS 256
+
+static char cmdline[4096];
+
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+}
+
+static void power_off(void)
+{
+	sync();
+	reboot(RB_POWER_OFF);
+	for (;;)
+		pause();
+}
+
+/* Value of "kimigayo.KEY=" on the command line, or @def. */
+static const char *option(const char *key, const char *def)
+{
+	static char val[256];
+	char word[64];
+	const char *p;
+	size_t n;
+
+	snprintf(word, sizeof(word), "kimigayo.%s", key);
+	for (p = cmdline; (p = strstr(p, word)); p += strlen(word)) {
+		if (p != cmdline && p[-1] != ' ')
+			continue;
+		p += strlen(word);
+		if (*p == ' ' || *p == '\0' || *p == '\n')
+			return "1";
+		if (*p != '=')
+			continue;
+		n = strcspn(++p, " \n");
+		if (n >= sizeof(val))
+			n = sizeof(val) - 1;
+		memcpy(val, p, n);
+		val[n] = '\0';
+		return val;
+	}
+	return def;
+}
+
+static void mount_or_say(const char *src, const char *dst, const char *type)
+{
+	mkdir(dst, 0755);
+	if (mount(src, dst, type, MS_NOSUID, NULL) && errno != EBUSY)
+		say("# kimigayo: mount %s on %s: %s\n", type, dst, strerror(errno));
+}
+
+static void setup_console(void)
+{
+	int fd;
+
+	mount_or_say("devtmpfs", "/dev", "devtmpfs");
+	fd = open("/dev/console", O_RDWR | O_NOCTTY);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+}
+
+/* "memnotify.a=1 memnotify.b=2" on the command line -> "a=1 b=2". */
+static void module_params(char *out, size_t size)
+{
+	const char *p = cmdline;
+	size_t len = 0, n;
+
+	out[0] = '\0';
+	while ((p = strstr(p, "memnotify."))) {
+		if (p != cmdline && p[-1] != ' ') {
+			p++;
+			continue;
+		}
+		p += strlen("memnotify.");
+		n = strcspn(p, " \n");
+		if (len + n + 2 < size) {
+			memcpy(out + len, p, n);
+			len += n;
+			out[len++] = ' ';
+			out[len] = '\0';
+		}
+		p += n;
+	}
+}
+
+/* Returns 0 when loaded (or deliberately not), -1 on failure. */
+static int load_module(void)
+{
+	char params[1024];
+	int fd, ret;
+
+	if (!strcmp(option("module", "1"), "0")) {
+		say("# kimigayo: memnotify not loaded (kimigayo.module=0)\n");
+		return 0;
+	}
+	fd = open(MODULE_PATH, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		say("# kimigayo: %s: %s\n", MODULE_PATH, strerror(errno));
+		return -1;
+	}
+	module_params(params, sizeof(params));
+	ret = syscall(SYS_finit_module, fd, params, 0);
+	if (ret)
+		say("# kimigayo: finit_module %s: %s\n", MODULE_PATH, strerror(errno));
+	else
+		say("# kimigayo: loaded %s %s\n", MODULE_PATH, params);
+	close(fd);
+	return ret ? -1 : 0;
+}
+
+static double boot_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+struct program {
+	char path[256];
+	char name[160];	/* "suite: program" */
+};
+
+static int is_program(const char *path)
+{
+	struct stat st;
+
+	return !stat(path, &st) && S_ISREG(st.st_mode) && (st.st_mode & 0111);
+}
+
+static int skip_dot(const struct dirent *d)
+{
+	return d->d_name[0] != '.';
+}
+
+/* Programs in DIR/<suite>/<program>, in alphabetical order. */
+static int find_programs(const char *dir, struct program *progs, int max)
+{
+	struct dirent **suites, **files;
+	int ns, nf, i, j, n = 0;
+	char sub[256];
+
+	ns = scandir(dir, &suites, skip_dot, alphasort);
+	for (i = 0; i < ns; i++) {
+		if (snprintf(sub, sizeof(sub), "%s/%s", dir,
+			     suites[i]->d_name) >= (int)sizeof(sub))
+			nf = 0;	/* a path this long is not one of ours */
+		else
+			nf = scandir(sub, &files, skip_dot, alphasort);
+		for (j = 0; j < nf; j++) {
+			struct program *p = &progs[n];
+
+			if (n < max &&
+			    snprintf(p->path, sizeof(p->path), "%s/%s", sub,
+				     files[j]->d_name) < (int)sizeof(p->path) &&
+			    snprintf(p->name, sizeof(p->name), "%s: %s",
+				     suites[i]->d_name, files[j]->d_name) < (int)sizeof(p->name) &&
+			    is_program(p->path))
+				n++;
+			free(files[j]);
+		}
+		if (nf > 0)
+			free(files);
+		free(suites[i]);
+	}
+	if (ns > 0)
+		free(suites);
+	return n;
+}
+
+/*
+ * Copies the child's output to the console, each line prefixed by "# ".
+ * With @drain, reads until the pipe is empty and ends a partial last line.
+ */
+static void relay(int fd, char *buf, size_t *len, int drain)
+{
+	char *nl;
+	ssize_t n;
+
+	do {
+		n = read(fd, buf + *len, 4095 - *len);
+		if (n > 0)
+			*len += n;
+		buf[*len] = '\0';
+		while ((nl = strchr(buf, '\n')) || *len == 4095 || (drain && n <= 0 && *len)) {
+			size_t line = nl ? (size_t)(nl - buf) + 1 : *len;
+
+			say("# %.*s%s", (int)line, buf, nl ? "" : "\n");
+			memmove(buf, buf + line, *len - line + 1);
+			*len -= line;
+		}
+	} while (drain && n > 0);
+}
+
+/* Runs one program; returns its wait status, or -1 on timeout. */
+static int run_program(const struct program *p, int timeout_s)
+{
+	char buf[4096];
+	size_t len = 0;
+	int pipefd[2], status = 0, ws, done = 0, open_pipe = 1;
+	struct timespec start, now;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		char *argv[] = { (char *)p->path, NULL };
+		char *envp[] = { "PATH=/bin:/sbin", "HOME=/tmp", "TMPDIR=/tmp", NULL };
+
+		setpgid(0, 0);
+		dup2(pipefd[1], 1);
+		dup2(pipefd[1], 2);
+		if (chdir("/tmp"))
+			_exit(127);
+		execve(p->path, argv, envp);
+		dprintf(2, "exec %s: %s\n", p->path, strerror(errno));
+		_exit(127);
+	}
+	close(pipefd[1]);
+	if (pid < 0) {
+		close(pipefd[0]);
+		return -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (!done) {
+		struct pollfd pfd = { .fd = open_pipe ? pipefd[0] : -1, .events = POLLIN };
+		pid_t r;
+
+		if (poll(&pfd, 1, 100) > 0) {
+			if (pfd.revents & POLLIN)
+				relay(pipefd[0], buf, &len, 0);
+			else if (pfd.revents & (POLLHUP | POLLERR))
+				open_pipe = 0;	/* every writer has gone */
+		}
+		/* Reap orphans too: PID 1 inherits them. */
+		while ((r = waitpid(-1, &ws, WNOHANG)) > 0) {
+			if (r == pid) {
+				status = ws;
+				done = 1;
+			}
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!done && now.tv_sec - start.tv_sec >= timeout_s) {
+			kill(-pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			say("# kimigayo: %s timed out after %d s\n", p->name, timeout_s);
+			status = -1;
+			done = 1;
+		}
+	}
+	/* The program ended: relay what it left and kill its stragglers. */
+	kill(-pid, SIGKILL);
+	if (open_pipe) {
+		fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+		relay(pipefd[0], buf, &len, 1);
+	}
+	close(pipefd[0]);
+	return status;
+}
+
+static int run_tests(const char *dir)
+{
+	static struct program progs[MAX_PROGRAMS];
+	int n, i, failed = 0, passed = 0, skipped = 0;
+	int timeout_s = atoi(option("timeout", "900"));
+	double first = 0;
+
+	n = find_programs(dir, progs, MAX_PROGRAMS);
+	say("TAP version 13\n1..%d\n", n);
+	for (i = 0; i < n; i++) {
+		int st;
+
+		if (i == 0) {
+			first = boot_seconds();
+			say("# kimigayo: boot-to-first-test %.3f s\n", first);
+		}
+		say("# selftests: %s\n", progs[i].name);
+		st = run_program(&progs[i], timeout_s > 0 ? timeout_s : 900);
+		if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+			passed++;
+			say("ok %d selftests: %s\n", i + 1, progs[i].name);
+		} else if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == KSFT_SKIP) {
+			skipped++;
+			say("ok %d selftests: %s # SKIP\n", i + 1, progs[i].name);
+		} else {
+			failed++;
+			if (st != -1 && WIFSIGNALED(st))
+				say("# kimigayo: killed by signal %d\n", WTERMSIG(st));
+			else if (st != -1)
+				say("# kimigayo: exit status %d\n", WEXITSTATUS(st));
+			say("not ok %d selftests: %s\n", i + 1, progs[i].name);
+		}
+	}
+	say("kimigayo-result: status=%s programs=%d passed=%d failed=%d skipped=%d boot_to_first_test_ms=%d\n",
+	    failed || n == 0 ? "fail" : "pass", n, passed, failed, skipped,
+	    (int)(first * 1000));
+	return failed;
+}
+
+static void run_shell(void)
+{
+	pid_t pid;
+
+	if (!is_program("/bin/busybox")) {
+		say("# kimigayo: this is the minimal image; the shell is in 'standard'\n");
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		char *argv[] = { "/bin/busybox", "--install", "-s", "/bin", NULL };
+
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	waitpid(pid, NULL, 0);
+	say("\nKimigayo standard: memnotify %s; tests under /tests. "
+	    "Type 'poweroff -f' or exit the shell to stop the VM.\n\n",
+	    access("/dev/memnotify", F_OK) ? "not loaded" : "loaded as /dev/memnotify");
+	pid = fork();
+	if (pid == 0) {
+		char *argv[] = { "/bin/sh", "-l", NULL };
+		char *envp[] = { "PATH=/bin:/sbin", "HOME=/root", "TERM=vt100",
+				 "PS1=kimigayo:\\w# ", NULL };
+
+		setsid();
+		ioctl(0, TIOCSCTTY, 1);
+		execve(argv[0], argv, envp);
+		_exit(127);
+	}
+	while (waitpid(-1, NULL, 0) != pid)
+		;
+}
+
+int main(void)
+{
+	int fd, ret;
+
+	setup_console();
+	mount_or_say("proc", "/proc", "proc");
+	mount_or_say("sysfs", "/sys", "sysfs");
+	mount_or_say("tmpfs", "/tmp", "tmpfs");
+	mkdir("/root", 0700);
+	fd = open("/proc/cmdline", O_RDONLY);
+	if (fd >= 0) {
+		ret = read(fd, cmdline, sizeof(cmdline) - 1);
+		cmdline[ret > 0 ? ret : 0] = '\0';
+		close(fd);
+	}
+
+	if (load_module()) {
+		say("Bail out! memnotify.ko did not load\n");
+		say("kimigayo-result: status=fail programs=0 passed=0 failed=1 skipped=0 boot_to_first_test_ms=0\n");
+		power_off();
+	}
+	if (strcmp(option("shell", "0"), "0"))
+		run_shell();
+	else
+		run_tests(option("run", "/tests"));
+	power_off();
+	return 0;
+}
