@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Real memory pressure in the (256 MB, swapless) test VM:
+ *  - drop_caches calls the shrinker: PRESSURE from the shrinker and the
+ *    reported cache turned entirely into RECLAIM requests;
+ *  - a child that allocates and touches memory makes PRESSURE (and RECLAIM
+ *    for a reported cache) arrive before any OOM kill; the child stops
+ *    when told and exits normally;
+ *  - a child overcommitting until the OOM killer acts gives a CRITICAL
+ *    record from the OOM notifier.
+ * The test process protects itself with oom_score_adj -1000, the children
+ * volunteer with 1000.
+ */
+#include <signal.h>
+#include <sys/mman.h>
+
+#include "memnotify_test.h"
+#include "mn_kmsg.h"
+
+#define CHUNK	(4ul << 20)
+
+static long long vmstat(const char *name)
+{
+	char buf[8192], *p;
+	int fd = open("/proc/vmstat", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	size_t len = strlen(name);
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p) {
+		if (!strncmp(p, name, len) && p[len] == ' ')
+			return strtoll(p + len + 1, NULL, 10);
+	}
+	return -1;
+}
+
+/*
+ * Allocate and touch up to limit bytes, 4 MB at a time, until *stop is set.
+ * Exit 0 when stopped, 3 when the limit was reached.
+ */
+static void __attribute__((noreturn)) hog(volatile int *stop, size_t limit)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t done = 0;
+
+	set_oom_score_adj(getpid(), 1000);
+	while (done < limit && !*stop) {
+		char *p = mmap(NULL, CHUNK, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			       -1, 0);
+
+		if (p == MAP_FAILED) {
+			usleep(1000);
+			continue;
+		}
+		for (size_t off = 0; off < CHUNK && !*stop; off += page)
+			p[off] = 1;
+		done += CHUNK;
+	}
+	_exit(*stop ? 0 : 3);
+}
+
+FIXTURE(pressure) {
+	int fd;
+	volatile int *stop;
+	size_t ram;
+	struct quiet_console qc;
+};
+
+FIXTURE_SETUP(pressure)
+{
+	self->ram = (size_t)mem_total_pages() * sysconf(_SC_PAGESIZE);
+	self->fd = mn_open_nb();
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, mn_set_mask(self->fd, MEMNOTIFY_EVENT_PRESSURE |
+					   MEMNOTIFY_EVENT_RECLAIM));
+	self->stop = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->stop);
+	set_oom_score_adj(getpid(), -1000);
+	quiet_console_begin(&self->qc);
+}
+
+FIXTURE_TEARDOWN(pressure)
+{
+	EXPECT_EQ(0, quiet_console_end(&self->qc));
+	munmap((void *)self->stop, 4096);
+	close(self->fd);
+}
+
+TEST_F_TIMEOUT(pressure, drop_caches_reclaim, 120)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	long long scans = read_num(MN_STAT("shrinker_scan"));
+	__u64 bytes = 32ull << 20, left = 1, want = bytes / page, got = 0;
+	struct memnotify_event ev;
+	int shrinker_pressure = 0;
+
+	ASSERT_EQ(0, ioctl(self->fd, MEMNOTIFY_IOC_SET_CACHE, &bytes));
+	ASSERT_EQ(0, write_file("/proc/sys/vm/drop_caches", "2"));
+	while (got < want && mn_wait_event(self->fd, &ev, 5000) == 1) {
+		if (ev.type == MEMNOTIFY_EVENT_RECLAIM) {
+			EXPECT_EQ(MEMNOTIFY_SOURCE_SHRINKER, ev.source);
+			got += ev.reclaim_pages;
+		} else if (ev.source == MEMNOTIFY_SOURCE_SHRINKER) {
+			shrinker_pressure++;
+		}
+	}
+	EXPECT_EQ(want, got);
+	ASSERT_EQ(0, ioctl(self->fd, MEMNOTIFY_IOC_GET_CACHE, &left));
+	EXPECT_EQ(0, left);
+	EXPECT_LT(scans, read_num(MN_STAT("shrinker_scan")));
+	/* drop_caches is reclaim too: the shrinker call raised PRESSURE. */
+	while (!shrinker_pressure && mn_wait_event(self->fd, &ev, 0) == 1)
+		shrinker_pressure = ev.type == MEMNOTIFY_EVENT_PRESSURE;
+	EXPECT_LT(0, shrinker_pressure);
+}
+
+/* Two subscribers share a request in proportion to what they reported. */
+TEST_F_TIMEOUT(pressure, reclaim_split_proportionally, 120)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	__u64 a_bytes = 24ull << 20, b_bytes = 8ull << 20, left;
+	struct memnotify_event ev;
+	int b = mn_open_nb();
+
+	ASSERT_LE(0, b);
+	ASSERT_EQ(0, ioctl(self->fd, MEMNOTIFY_IOC_SET_CACHE, &a_bytes));
+	ASSERT_EQ(0, ioctl(b, MEMNOTIFY_IOC_SET_CACHE, &b_bytes));
+	ASSERT_EQ(0, write_file("/proc/sys/vm/drop_caches", "2"));
+	ASSERT_EQ(1, mn_wait_type(self->fd, MEMNOTIFY_EVENT_RECLAIM, &ev, 5000));
+	/* The first request of a 128-page batch is split about 3:1. */
+	EXPECT_EQ(1, mn_wait_type(b, MEMNOTIFY_EVENT_RECLAIM, &ev, 5000));
+	ASSERT_EQ(0, ioctl(self->fd, MEMNOTIFY_IOC_GET_CACHE, &left));
+	EXPECT_EQ(0, left);
+	ASSERT_EQ(0, ioctl(b, MEMNOTIFY_IOC_GET_CACHE, &left));
+	EXPECT_EQ(0, left);
+	(void)page;
+	close(b);
+}
+
+TEST_F_TIMEOUT(pressure, pressure_before_oom_kill, 300)
+{
+	long long ooms = vmstat("oom_kill");
+	long page = sysconf(_SC_PAGESIZE);
+	__u64 bytes = 128ull << 20, reclaim = 0;
+	struct memnotify_event ev, first = { 0 };
+	uint64_t t0 = now_ns();
+	int st, r, pressure = 0, lowest = 1000;
+	pid_t pid;
+
+	ASSERT_EQ(0, ioctl(self->fd, MEMNOTIFY_IOC_SET_CACHE, &bytes));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		hog(self->stop, 2 * self->ram);
+
+	/*
+	 * Stop the hog once PRESSURE and RECLAIM arrived, or when less than
+	 * 3% of RAM is available, to stay clear of the OOM killer.
+	 */
+	while (now_ns() - t0 < 240 * 1000000000ull) {
+		r = mn_wait_event(self->fd, &ev, 100);
+		ASSERT_LE(0, r);
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			pid = 0;
+			break;
+		}
+		if (r == 0)
+			continue;
+		if (ev.type == MEMNOTIFY_EVENT_PRESSURE && !pressure++)
+			first = ev;
+		if (ev.type == MEMNOTIFY_EVENT_RECLAIM)
+			reclaim += ev.reclaim_pages;
+		if (ev.avail_pages * 1000 / (self->ram / page) < (__u64)lowest)
+			lowest = ev.avail_pages * 1000 / (self->ram / page);
+		if ((pressure && reclaim) || lowest < 30)
+			break;
+	}
+	*self->stop = 1;
+	if (pid)
+		ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	TH_LOG("first PRESSURE after %.0f ms: level %u source %u avail %llu pages; "
+	       "RECLAIM %llu pages; lowest avail %d permille",
+	       (first.timestamp_ns - t0) / 1e6, first.level, first.source,
+	       (unsigned long long)first.avail_pages,
+	       (unsigned long long)reclaim, lowest);
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		TH_LOG("hog status %#x: killed before the stop?", st);
+	EXPECT_LT(0, pressure);
+	EXPECT_NE(MEMNOTIFY_SOURCE_OOM, first.source);
+	EXPECT_LT(0, reclaim);
+	EXPECT_EQ(ooms, vmstat("oom_kill"));
+}
+
+TEST_F_TIMEOUT(pressure, oom_notifier_critical, 300)
+{
+	long long ooms = read_num(MN_STAT("oom"));
+	struct memnotify_event ev;
+	uint64_t t0 = now_ns();
+	int st = 0, critical = 0, pri = 0, r;
+	struct pollfd pfd;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		hog(self->stop, 4 * self->ram);	/* never stopped: OOM */
+
+	while (!critical && now_ns() - t0 < 240 * 1000000000ull) {
+		pfd = (struct pollfd){ .fd = self->fd, .events = POLLIN | POLLPRI };
+		r = poll(&pfd, 1, 100);
+		if (r <= 0)
+			continue;
+		if (pfd.revents & POLLPRI)
+			pri = 1;
+		while (read(self->fd, &ev, sizeof(ev)) == (ssize_t)MN_REC) {
+			if (ev.type == MEMNOTIFY_EVENT_PRESSURE &&
+			    ev.source == MEMNOTIFY_SOURCE_OOM) {
+				EXPECT_EQ(MEMNOTIFY_LEVEL_CRITICAL, ev.level);
+				critical = 1;
+			}
+		}
+	}
+	if (!critical)
+		*self->stop = 1;	/* else the OOM killer has it */
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	EXPECT_TRUE(critical);
+	EXPECT_TRUE(pri);
+	EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)
+		TH_LOG("hog status %#x", st);
+	EXPECT_LT(ooms, read_num(MN_STAT("oom")));
+}
+
+TEST_HARNESS_MAIN
