@@ -1,0 +1,84 @@
+/* fork() from a multithreaded process while other threads allocate; the
+ * child must be able to malloc/free (and start threads) without deadlock. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/wait.h>
+#include "common.h"
+
+static atomic_int stop;
+
+static void *churn(void *arg)
+{
+	uint64_t s = (uintptr_t)arg;
+	void *v[256] = { 0 };
+	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+		unsigned k = (unsigned)(rnd(&s) % 256);
+		free(v[k]);
+		size_t n = rnd(&s) % 4 ? rnd(&s) % 512 : rnd(&s) % 300000;
+		v[k] = malloc(n);
+		memset(v[k], 0x33, n);
+	}
+	for (int i = 0; i < 256; i++)
+		free(v[i]);
+	return NULL;
+}
+
+static void *child_thread(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 10000; i++)
+		free(malloc((size_t)i % 2000 + 1));
+	return NULL;
+}
+
+static int child_work(void)
+{
+	uint64_t s = 99;
+	static void *v[512];
+	static size_t n[512];
+	for (int i = 0; i < 50000; i++) {
+		unsigned k = (unsigned)(rnd(&s) % 512);
+		if (v[k]) {
+			if (!pat_check(v[k], n[k], k))
+				return 1;
+			free(v[k]);
+		}
+		n[k] = rnd(&s) % 5000 + 1;
+		v[k] = malloc(n[k]);
+		if (!v[k])
+			return 2;
+		pat_fill(v[k], n[k], k);
+	}
+	pthread_t t;
+	if (pthread_create(&t, NULL, child_thread, NULL))
+		return 3;
+	pthread_join(t, NULL);
+	for (int k = 0; k < 512; k++)
+		free(v[k]);
+	return 0;
+}
+
+TEST(fork_while_threads_allocate)
+{
+	enum { T = 3 };
+	pthread_t th[T];
+	for (int i = 0; i < T; i++)
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, churn, (void *)(uintptr_t)(i + 5)));
+	for (int f = 0; f < 30; f++) {
+		void *p = malloc(1000); /* parent keeps allocating too */
+		pid_t pid = fork();
+		ASSERT_GE(pid, 0);
+		if (pid == 0)
+			_exit(child_work());
+		int status = -1;
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		ASSERT_TRUE(WIFEXITED(status)) TH_LOG("child %d died: status %d", f, status);
+		ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("child %d", f);
+		free(p);
+	}
+	atomic_store(&stop, 1);
+	for (int i = 0; i < T; i++)
+		pthread_join(th[i], NULL);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,228 @@
+/* Cross-thread frees (producer/consumer storms), many short-lived threads,
+ * thread exit with live blocks (abandon + adopt), and no memory lost. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include "common.h"
+
+/* Bounded MPMC ring guarded by a mutex/condvars: simple and obviously right;
+ * the allocator is what is under test. */
+#define RING 4096
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t not_empty, not_full;
+	void *p[RING];
+	size_t n[RING];
+	uint64_t tag[RING];
+	unsigned head, count;
+	int producers_left;
+} q = { .mu = PTHREAD_MUTEX_INITIALIZER, .not_empty = PTHREAD_COND_INITIALIZER,
+	.not_full = PTHREAD_COND_INITIALIZER };
+static atomic_int bad;
+
+static void q_put(void *p, size_t n, uint64_t tag)
+{
+	pthread_mutex_lock(&q.mu);
+	while (q.count == RING)
+		pthread_cond_wait(&q.not_full, &q.mu);
+	unsigned i = (q.head + q.count++) % RING;
+	q.p[i] = p;
+	q.n[i] = n;
+	q.tag[i] = tag;
+	pthread_cond_signal(&q.not_empty);
+	pthread_mutex_unlock(&q.mu);
+}
+
+/* Takes up to max items; returns 0 when producers are done and q is empty. */
+static unsigned q_take(void **p, size_t *n, uint64_t *tag, unsigned max)
+{
+	pthread_mutex_lock(&q.mu);
+	while (q.count == 0 && q.producers_left)
+		pthread_cond_wait(&q.not_empty, &q.mu);
+	unsigned k = 0;
+	while (q.count && k < max) {
+		p[k] = q.p[q.head];
+		n[k] = q.n[q.head];
+		tag[k] = q.tag[q.head];
+		q.head = (q.head + 1) % RING;
+		q.count--;
+		k++;
+	}
+	pthread_cond_broadcast(&q.not_full);
+	pthread_mutex_unlock(&q.mu);
+	return k;
+}
+
+static void *producer(void *arg)
+{
+	uint64_t s = (uintptr_t)arg * 1000003 + 17;
+	for (int i = 0; i < 150000; i++) {
+		uint64_t r = rnd(&s);
+		size_t n = r % 8 ? 8 + (r >> 16) % 120 : 8 + (r >> 16) % 8000;
+		void *p = malloc(n);
+		if (!p) {
+			atomic_fetch_add(&bad, 1);
+			break;
+		}
+		pat_fill(p, n, r);
+		q_put(p, n, r);
+	}
+	pthread_mutex_lock(&q.mu);
+	q.producers_left--;
+	pthread_cond_broadcast(&q.not_empty);
+	pthread_mutex_unlock(&q.mu);
+	return NULL;
+}
+
+static void *consumer(void *arg)
+{
+	void *p[64];
+	size_t n[64];
+	uint64_t t[64];
+	unsigned k;
+	(void)arg;
+	while ((k = q_take(p, n, t, 64)) != 0) {
+		for (unsigned i = 0; i < k; i++) {
+			if (!pat_check(p[i], n[i], t[i]))
+				atomic_fetch_add(&bad, 1);
+			free(p[i]);
+		}
+	}
+	return NULL;
+}
+
+TEST(producer_consumer_storm)
+{
+	enum { P = 2, C = 2 };
+	pthread_t tp[P], tc[C];
+	struct la_stats before = stats_now();
+	q.producers_left = P;
+	for (int i = 0; i < C; i++)
+		ASSERT_EQ(0, pthread_create(&tc[i], NULL, consumer, NULL));
+	for (int i = 0; i < P; i++)
+		ASSERT_EQ(0, pthread_create(&tp[i], NULL, producer, (void *)(uintptr_t)(i + 1)));
+	for (int i = 0; i < P; i++)
+		pthread_join(tp[i], NULL);
+	for (int i = 0; i < C; i++)
+		pthread_join(tc[i], NULL);
+	ASSERT_EQ(0, atomic_load(&bad));
+	la_flush_all();
+	struct la_stats after = stats_now();
+	/* every block was freed remotely: nothing may stay in use */
+	ASSERT_LE(after.bytes_in_use, before.bytes_in_use + 64 * 1024)
+	TH_LOG("in use before %llu after %llu", (unsigned long long)before.bytes_in_use,
+	       (unsigned long long)after.bytes_in_use);
+	ASSERT_LE(after.threads, 1);
+	/* the pool got the pages back and flush released them */
+	ASSERT_LT(after.bytes_abandoned_cached[0] + after.bytes_abandoned_cached[1], 64 * 1024);
+}
+
+/* Each short-lived thread allocates, frees half locally and leaves the other
+ * half to the main thread, which frees them after the thread has exited. */
+#define LEFT 64
+struct shortlived {
+	void *left[LEFT];
+	size_t n[LEFT];
+};
+
+static void *short_thread(void *arg)
+{
+	struct shortlived *s = arg;
+	uint64_t seed = (uintptr_t)arg;
+	void *mine[LEFT];
+	for (int i = 0; i < LEFT; i++) {
+		size_t n = 16 + rnd(&seed) % 3000;
+		mine[i] = malloc(n);
+		s->n[i] = n;
+		s->left[i] = malloc(n);
+		if (!mine[i] || !s->left[i]) {
+			atomic_fetch_add(&bad, 1);
+			return NULL;
+		}
+		pat_fill(s->left[i], n, (uintptr_t)s + (uint64_t)i);
+		memset(mine[i], 1, n);
+	}
+	for (int i = 0; i < LEFT; i++)
+		free(mine[i]);
+	return NULL;
+}
+
+TEST(hundreds_of_threads)
+{
+	enum { TOTAL = 400, BATCH = 50 };
+	static struct shortlived st[BATCH];
+	pthread_t th[BATCH];
+	for (int round = 0; round < TOTAL / BATCH; round++) {
+		for (int i = 0; i < BATCH; i++)
+			ASSERT_EQ(0, pthread_create(&th[i], NULL, short_thread, &st[i]));
+		for (int i = 0; i < BATCH; i++)
+			ASSERT_EQ(0, pthread_join(th[i], NULL));
+		for (int i = 0; i < BATCH; i++)
+			for (int k = 0; k < LEFT; k++) {
+				ASSERT_TRUE(pat_check(st[i].left[k], st[i].n[k], (uintptr_t)&st[i] + (uint64_t)k));
+				free(st[i].left[k]);
+			}
+	}
+	ASSERT_EQ(0, atomic_load(&bad));
+	struct la_stats s = stats_now();
+	ASSERT_LE(s.threads, 1) TH_LOG("%llu heaps still attached", (unsigned long long)s.threads);
+	la_flush_all();
+	s = stats_now();
+	ASSERT_LT(s.bytes_in_use, 256 * 1024);
+	/* heaps are recycled, so 400 threads did not leave 400 segments behind */
+	ASSERT_LT(s.segments, 8);
+}
+
+/* Abandoned pages are adopted by a later thread allocating the same class. */
+static void *leave_blocks(void *arg)
+{
+	void **v = arg;
+	for (int i = 0; i < 4096; i++)
+		v[i] = malloc(48);
+	return NULL;
+}
+
+static void *alloc_48(void *arg)
+{
+	void **v = arg;
+	for (int i = 0; i < 2048; i++)
+		v[i] = malloc(48);
+	return NULL;
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+TEST(abandoned_pages_adopted)
+{
+	static void *v[4096], *w[2048], *holes[2048];
+	pthread_t t;
+	ASSERT_EQ(0, pthread_create(&t, NULL, leave_blocks, v));
+	pthread_join(t, NULL);
+	for (int i = 0; i < 4096; i += 2) { /* free half from another thread */
+		holes[i / 2] = v[i];
+		free(v[i]);
+	}
+	qsort(holes, 2048, sizeof(void *), cmp_ptr);
+	struct la_stats a = stats_now();
+	ASSERT_GT(a.bytes_abandoned_cached[0] + 2048 * 48, 0);
+	ASSERT_EQ(0, pthread_create(&t, NULL, alloc_48, w));
+	pthread_join(t, NULL);
+	/* the new thread adopted the exited thread's pages and reused the holes */
+	int reused = 0;
+	for (int i = 0; i < 2048; i++)
+		reused += bsearch(&w[i], holes, 2048, sizeof(void *), cmp_ptr) != NULL;
+	ASSERT_GT(reused, 1500) TH_LOG("only %d of 2048 blocks reused abandoned holes", reused);
+	for (int i = 1; i < 4096; i += 2)
+		free(v[i]);
+	for (int i = 0; i < 2048; i++)
+		free(w[i]);
+	la_flush_all();
+	struct la_stats b = stats_now();
+	ASSERT_LT(b.bytes_in_use, 64 * 1024);
+	ASSERT_EQ(0, b.bytes_abandoned_cached[0]);
+}
+
+TEST_HARNESS_MAIN
