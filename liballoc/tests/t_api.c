@@ -74,7 +74,7 @@ TEST(posix_memalign_bad_alignment)
 	}
 	ASSERT_EQ(ENOMEM, posix_memalign(&p, 64, H(SIZE_MAX - 10)));
 	errno = 0;
-	ASSERT_EQ(NULL, aligned_alloc(24, 48));
+	ASSERT_EQ(NULL, aligned_alloc(H(24), 48));
 	ASSERT_EQ(EINVAL, errno);
 }
 
