@@ -23,7 +23,7 @@ void *la_large_alloc(size_t n, size_t align)
 				      (uint32_t)(slices << LA_SLICE_SHIFT), 0);
 	if (!pg)
 		return NULL;
-	uintptr_t p = (uintptr_t)pg->start;
+	uintptr_t p = (uintptr_t)la_page_start(pg);
 	if (align > LA_SLICE_SIZE)
 		p = (p + align - 1) & ~(uintptr_t)(align - 1);
 	return (void *)p;
@@ -94,8 +94,9 @@ LA_API void free(void *p)
 		la_block_t *b = (la_block_t *)p;
 		b->next = pg->free;
 		pg->free = b;
-		if (LA_UNLIKELY(--pg->used == 0) ||
-		    LA_UNLIKELY(atomic_load_explicit(&pg->in_full, memory_order_relaxed)))
+		unsigned used = --pg->used;
+		if (LA_UNLIKELY(pg->qstate == LA_Q_FULL) ||
+		    LA_UNLIKELY(used == 0 && pg->qstate != LA_Q_HEAD))
 			la_heap_free_slow(h, pg);
 		return;
 	}
@@ -109,7 +110,7 @@ size_t la_usable_size(const void *p)
 		return la_huge_usable(s, p);
 	la_page_t *pg = la_page_of(s, p);
 	if (pg->kind == LA_PAGE_LARGE)
-		return (size_t)(pg->start + pg->block_size - (const uint8_t *)p);
+		return (size_t)(la_page_start(pg) + pg->block_size - (const uint8_t *)p);
 	return pg->block_size;
 }
 
@@ -153,8 +154,8 @@ LA_API void *realloc(void *p, size_t n)
 	} else {
 		la_page_t *pg = la_page_of(s, p);
 		if (pg->kind == LA_PAGE_LARGE) {
-			old = (size_t)(pg->start + pg->block_size - (uint8_t *)p);
-			if ((uint8_t *)p == pg->start && n > LA_MEDIUM_MAX && n <= la_opt.large_max) {
+			old = (size_t)(la_page_start(pg) + pg->block_size - (uint8_t *)p);
+			if ((uint8_t *)p == la_page_start(pg) && n > LA_MEDIUM_MAX && n <= la_opt.large_max) {
 				unsigned need = (unsigned)((n + LA_SLICE_SIZE - 1) >> LA_SLICE_SHIFT);
 				if (need == pg->slice_count)
 					return p;

@@ -18,6 +18,8 @@ static la_heap_t *heap_chunk;
 static unsigned heap_chunk_left;
 
 /* ---- page lists (owner only) ---- */
+/* Class queues keep qstate HEAD on their head and NONE elsewhere; the full
+ * list marks FULL. */
 static void q_remove(la_pqueue_t *q, la_page_t *pg)
 {
 	if (pg->prev)
@@ -29,28 +31,61 @@ static void q_remove(la_pqueue_t *q, la_page_t *pg)
 	else
 		q->tail = pg->prev;
 	pg->next = pg->prev = NULL;
+	pg->qstate = LA_Q_NONE;
+	if (q->head && q->head->qstate != LA_Q_FULL)
+		q->head->qstate = LA_Q_HEAD;
 }
 
 static void q_push_head(la_pqueue_t *q, la_page_t *pg)
 {
 	pg->prev = NULL;
 	pg->next = q->head;
-	if (q->head)
+	if (q->head) {
 		q->head->prev = pg;
-	else
+		q->head->qstate = LA_Q_NONE;
+	} else {
 		q->tail = pg;
+	}
 	q->head = pg;
+	pg->qstate = LA_Q_HEAD;
 }
 
 static void q_push_tail(la_pqueue_t *q, la_page_t *pg)
 {
 	pg->next = NULL;
 	pg->prev = q->tail;
+	pg->qstate = q->tail ? LA_Q_NONE : LA_Q_HEAD;
 	if (q->tail)
 		q->tail->next = pg;
 	else
 		q->head = pg;
 	q->tail = pg;
+}
+
+static void full_push(la_heap_t *h, la_page_t *pg)
+{
+	pg->next = NULL;
+	pg->prev = h->full.tail;
+	if (h->full.tail)
+		h->full.tail->next = pg;
+	else
+		h->full.head = pg;
+	h->full.tail = pg;
+	pg->qstate = LA_Q_FULL;
+}
+
+static void full_remove(la_heap_t *h, la_page_t *pg)
+{
+	if (pg->prev)
+		pg->prev->next = pg->next;
+	else
+		h->full.head = pg->next;
+	if (pg->next)
+		pg->next->prev = pg->prev;
+	else
+		h->full.tail = pg->prev;
+	pg->next = pg->prev = NULL;
+	pg->qstate = LA_Q_NONE;
 }
 
 /* Re-point direct[] for cls at the queue head. */
@@ -89,11 +124,11 @@ static void page_retire(la_heap_t *h, la_page_t *pg)
  * meanwhile and we took the page back (caller collects and uses it). */
 static bool page_mark_full(la_heap_t *h, la_page_t *pg)
 {
-	q_push_tail(&h->full, pg);
+	full_push(h, pg);
 	atomic_exchange_explicit(&pg->in_full, 1, memory_order_seq_cst);
 	if (atomic_load_explicit(&pg->thread_free, memory_order_seq_cst) &&
 	    atomic_exchange_explicit(&pg->in_full, 0, memory_order_seq_cst)) {
-		q_remove(&h->full, pg);
+		full_remove(h, pg);
 		return false;
 	}
 	return true;
@@ -107,7 +142,7 @@ static void drain_delayed(la_heap_t *h)
 	la_page_t *pg = atomic_exchange_explicit(&h->delayed, NULL, memory_order_acquire);
 	while (pg) {
 		la_page_t *nx = pg->delayed_next;
-		q_remove(&h->full, pg);
+		full_remove(h, pg);
 		la_page_collect(pg);
 		if (pg->used == 0)
 			page_retire(h, pg);
@@ -196,13 +231,13 @@ found:
 void la_heap_free_slow(la_heap_t *h, la_page_t *pg)
 {
 	la_pqueue_t *q = &h->queue[pg->cls];
-	if (atomic_load_explicit(&pg->in_full, memory_order_relaxed)) {
+	if (pg->qstate == LA_Q_FULL) {
 		if (!atomic_exchange_explicit(&pg->in_full, 0, memory_order_seq_cst))
 			return; /* a remote free is delivering it via h->delayed */
-		q_remove(&h->full, pg);
+		full_remove(h, pg);
 		q_push_tail(q, pg);
 	}
-	if (pg->used == 0 && q->head != pg) {
+	if (pg->used == 0 && pg->qstate != LA_Q_HEAD) {
 		q_remove(q, pg);
 		page_retire(h, pg);
 	}
@@ -322,7 +357,7 @@ void la_heap_detach(la_heap_t *h)
 	for (; pg; pg = nx) {
 		nx = pg->next;
 		if (atomic_exchange_explicit(&pg->in_full, 0, memory_order_seq_cst)) {
-			q_remove(&h->full, pg);
+			full_remove(h, pg);
 			abandon_page(pg);
 		} else {
 			pending++;
@@ -336,7 +371,7 @@ void la_heap_detach(la_heap_t *h)
 		}
 		for (; pg; pg = nx) {
 			nx = pg->delayed_next;
-			q_remove(&h->full, pg);
+			full_remove(h, pg);
 			abandon_page(pg);
 			pending--;
 		}

@@ -59,11 +59,12 @@ enum { LA_PAGE_FREE = 0, LA_PAGE_SMALL = 1, LA_PAGE_LARGE = 2 };
  * page is empty iff used == 0, and only its owner can observe that. */
 typedef struct la_page {
 	la_block_t *free;            /* owner: blocks ready for allocation */
-	uint32_t used;               /* owner writes; others read relaxed (stats) */
-	uint32_t capacity;           /* blocks carved into the free list so far */
-	uint32_t reserved;           /* blocks that fit in the page */
-	uint32_t block_size;         /* class size; for LARGE: span bytes */
+	uint16_t used;               /* owner writes; others read relaxed (stats) */
+	uint16_t capacity;           /* blocks carved into the free list so far */
+	uint16_t reserved;           /* blocks that fit in the page */
+	uint8_t qstate;              /* owner's view: LA_Q_* */
 	uint8_t kind;                /* LA_PAGE_*; written under the pool lock */
+	uint32_t block_size;         /* class size; for LARGE: span bytes */
 	uint8_t cls;                 /* size class (SMALL) */
 	uint8_t slice_count;         /* span length (head slice) */
 	uint8_t slice_back;          /* slices back to the head */
@@ -74,8 +75,11 @@ typedef struct la_page {
 	struct la_page *next, *prev; /* owner's queue / full list / empty stack;
 	                                 abandoned list under its lock */
 	struct la_page *delayed_next;
-	uint8_t *start;              /* first block */
 } la_page_t;
+
+/* qstate: where the owner keeps the page. The free fast path leaves the page
+ * alone unless it is FULL, or became empty while not the queue HEAD. */
+enum { LA_Q_NONE = 0, LA_Q_HEAD = 1, LA_Q_FULL = 2 };
 
 enum { LA_SEG_NORMAL = 1, LA_SEG_HUGE = 2 };
 
@@ -93,6 +97,14 @@ typedef struct la_segment {
 } la_segment_t;
 
 _Static_assert(sizeof(la_segment_t) <= LA_SLICE_SIZE, "header fits slice 0");
+_Static_assert(sizeof(la_page_t) == 64, "page descriptor is one cache line");
+
+/* First byte of the span headed by pg. */
+static inline uint8_t *la_page_start(la_page_t *pg)
+{
+	la_segment_t *s = (la_segment_t *)((uintptr_t)pg & ~(uintptr_t)LA_SEG_MASK);
+	return (uint8_t *)s + ((size_t)(pg - s->pages) << LA_SLICE_SHIFT);
+}
 _Static_assert(LA_HUGE_HDR >= offsetof(la_segment_t, free_mask), "huge hdr");
 
 static inline la_segment_t *la_seg_of(const void *p)

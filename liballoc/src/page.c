@@ -35,14 +35,16 @@ void la_page_extend(la_page_t *pg)
 	uint32_t n = LA_EXTEND_BYTES / bs;
 	if (n == 0)
 		n = 1;
-	if (n > pg->reserved - pg->capacity)
-		n = pg->reserved - pg->capacity;
-	uint8_t *p = pg->start + (size_t)pg->capacity * bs;
+	uint32_t left = (uint32_t)pg->reserved - pg->capacity;
+	if (n > left)
+		n = left;
+	uint8_t *start = la_page_start(pg);
+	uint8_t *p = start + (size_t)pg->capacity * bs;
 	for (uint32_t i = 0; i + 1 < n; i++, p += bs)
 		((la_block_t *)p)->next = (la_block_t *)(p + bs);
 	((la_block_t *)p)->next = pg->free;
-	pg->free = (la_block_t *)(pg->start + (size_t)pg->capacity * bs);
-	pg->capacity += n;
+	pg->free = (la_block_t *)(start + (size_t)pg->capacity * bs);
+	pg->capacity = (uint16_t)(pg->capacity + n);
 }
 
 /* Move remote frees onto the owner's free list (owner, or abandoned-list lock
@@ -62,7 +64,7 @@ void la_page_collect(la_page_t *pg)
 	}
 	t->next = pg->free;
 	pg->free = b;
-	pg->used -= n;
+	pg->used = (uint16_t)(pg->used - n);
 }
 
 /* Free from a thread that does not own the page: one CAS push. If the page sat

@@ -76,7 +76,8 @@ la_page_t *la_span_alloc(unsigned n, uint8_t kind, uint32_t block_size, uint8_t 
 	pg->kind = kind;
 	pg->cls = cls;
 	pg->block_size = block_size;
-	pg->reserved = kind == LA_PAGE_SMALL ? (uint32_t)((n * LA_SLICE_SIZE) / block_size) : 1;
+	pg->reserved = kind == LA_PAGE_SMALL ? (uint16_t)((n * LA_SLICE_SIZE) / block_size) : 1;
+	pg->qstate = LA_Q_NONE;
 	pg->capacity = 0;
 	pg->used = 0;
 	pg->free = NULL;
@@ -84,7 +85,6 @@ la_page_t *la_span_alloc(unsigned n, uint8_t kind, uint32_t block_size, uint8_t 
 	atomic_store_explicit(&pg->thread_free, NULL, memory_order_relaxed);
 	atomic_store_explicit(&pg->in_full, 0, memory_order_relaxed);
 	atomic_store_explicit(&pg->heap, NULL, memory_order_relaxed);
-	pg->start = (uint8_t *)s + ((size_t)idx << LA_SLICE_SHIFT);
 	pthread_mutex_unlock(&la_pool_lock);
 	return pg;
 }

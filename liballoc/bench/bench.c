@@ -1,0 +1,321 @@
+/* liballoc benchmark workloads (allocator-agnostic: run under LD_PRELOAD or
+ * statically linked against any malloc).
+ *   bench WORKLOAD [scale]
+ * prints one line: "WORKLOAD time_s=X peak_kb=N final_kb=N [madvise=N munmap=N]"
+ * Rss comes from /proc/self/smaps_rollup: peak is the maximum over ~100
+ * checkpoints taken during the run, final is after everything was freed.
+ * madvise/munmap deltas over the timed loop are printed when liballoc is the
+ * allocator (found with dlsym; the static musl build has no dlsym use). */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
+#ifdef __GLIBC__
+#include <dlfcn.h>
+#endif
+#include "liballoc.h"
+
+static double scale = 1.0;
+static _Atomic long peak_kb;
+
+static long rss_kb(void)
+{
+	char buf[4096];
+	int fd = open("/proc/self/smaps_rollup", O_RDONLY);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	char *r = strstr(buf, "\nRss:");
+	return r ? strtol(r + 5, NULL, 10) : 0;
+}
+
+static void checkpoint(void)
+{
+	long r = rss_kb(), p = atomic_load(&peak_kb);
+	while (r > p && !atomic_compare_exchange_weak(&peak_kb, &p, r))
+		;
+}
+
+static inline uint64_t rnd(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 2685821657736338717ULL;
+}
+
+static inline void touch(void *p, size_t n)
+{
+	/* write first and last cache line, as real users do */
+	((volatile char *)p)[0] = 1;
+	if (n > 64)
+		((volatile char *)p)[n - 1] = 1;
+}
+
+static long N(long base)
+{
+	long n = (long)(base * scale);
+	return n < 1 ? 1 : n;
+}
+
+/* ---- larson-style server churn: threads replace random slots; every round
+ * the slot arrays rotate between threads, so frees are cross-thread. ---- */
+#define LT 2
+#define LSLOTS 2000
+static void *lslots[LT][LSLOTS];
+static pthread_barrier_t lbar;
+
+static void *larson_thread(void *arg)
+{
+	long id = (long)arg;
+	uint64_t s = 12345 + (uint64_t)id;
+	long rounds = N(40), per = 25000;
+	for (long r = 0; r < rounds; r++) {
+		void **sl = lslots[(id + r) % LT];
+		for (long i = 0; i < per; i++) {
+			unsigned k = (unsigned)(rnd(&s) % LSLOTS);
+			size_t n = 16 + rnd(&s) % 1008;
+			free(sl[k]);
+			sl[k] = malloc(n);
+			touch(sl[k], n);
+		}
+		if (id == 0 && r % 2 == 0)
+			checkpoint();
+		pthread_barrier_wait(&lbar);
+	}
+	return NULL;
+}
+
+static void w_larson(void)
+{
+	pthread_t t[LT];
+	pthread_barrier_init(&lbar, NULL, LT);
+	for (long i = 0; i < LT; i++)
+		pthread_create(&t[i], NULL, larson_thread, (void *)i);
+	for (int i = 0; i < LT; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < LT; i++)
+		for (int k = 0; k < LSLOTS; k++)
+			free(lslots[i][k]);
+}
+
+/* ---- producer/consumer: one thread allocates, another frees ---- */
+#define RING (1 << 14)
+static void *_Atomic ring[RING];
+static atomic_long ring_tail;
+
+static void *consumer(void *arg)
+{
+	long total = (long)arg, head = 0;
+	while (head < total) {
+		void *p = atomic_load_explicit(&ring[head & (RING - 1)], memory_order_acquire);
+		if (!p) {
+			sched_yield();
+			continue;
+		}
+		atomic_store_explicit(&ring[head & (RING - 1)], NULL, memory_order_relaxed);
+		free(p);
+		head++;
+	}
+	return NULL;
+}
+
+static void w_prodcons(void)
+{
+	long total = N(3000000);
+	pthread_t t;
+	uint64_t s = 7;
+	pthread_create(&t, NULL, consumer, (void *)total);
+	for (long i = 0; i < total; i++) {
+		size_t n = 16 + rnd(&s) % 240;
+		void *p = malloc(n);
+		touch(p, n);
+		while (atomic_load_explicit(&ring[i & (RING - 1)], memory_order_acquire))
+			sched_yield();
+		atomic_store_explicit(&ring[i & (RING - 1)], p, memory_order_release);
+		if ((i & 0xffff) == 0)
+			checkpoint();
+	}
+	pthread_join(t, NULL);
+	(void)ring_tail;
+}
+
+/* ---- 8..64 byte alloc/free loops ---- */
+static void w_small(void)
+{
+	void *v[128];
+	uint64_t s = 3;
+	long rounds = N(150000);
+	for (long r = 0; r < rounds; r++) {
+		for (int i = 0; i < 128; i++) {
+			v[i] = malloc(8 + (rnd(&s) & 56));
+			*(volatile char *)v[i] = 0;
+		}
+		for (int i = 0; i < 128; i++)
+			free(v[i]);
+		for (int i = 0; i < 64; i++) { /* immediate pairs */
+			void *p = malloc(8 + (size_t)(i & 7) * 8);
+			*(volatile char *)p = 0;
+			free(p);
+		}
+		if ((r & 0x3fff) == 0)
+			checkpoint();
+	}
+}
+
+/* ---- mixed sizes up to 1 MiB, log-uniform, working set of 2000 ---- */
+static void w_mixed(void)
+{
+	static void *v[2000];
+	uint64_t s = 11;
+	long ops = N(600000);
+	for (long i = 0; i < ops; i++) {
+		unsigned k = (unsigned)(rnd(&s) % 2000);
+		free(v[k]);
+		unsigned sh = (unsigned)(rnd(&s) % 20); /* 2^0 .. 2^20 */
+		size_t n = ((size_t)1 << sh) + rnd(&s) % ((size_t)1 << sh);
+		if (n > (1 << 20))
+			n = 1 << 20;
+		v[k] = malloc(n);
+		touch(v[k], n);
+		if ((i & 0x1fff) == 0)
+			checkpoint();
+	}
+	for (int k = 0; k < 2000; k++)
+		free(v[k]);
+}
+
+/* ---- realloc growth: many buffers growing by small appends ---- */
+static void w_realloc(void)
+{
+	uint64_t s = 5;
+	long rounds = N(60);
+	for (long r = 0; r < rounds; r++) {
+		static char *b[64];
+		static size_t len[64];
+		for (int step = 0; step < 4000; step++) {
+			for (int i = 0; i < 64; i++) {
+				size_t add = 1 + rnd(&s) % 64;
+				b[i] = realloc(b[i], len[i] + add);
+				memset(b[i] + len[i], 'x', add);
+				len[i] += add;
+			}
+		}
+		checkpoint();
+		for (int i = 0; i < 64; i++) {
+			free(b[i]);
+			b[i] = NULL;
+			len[i] = 0;
+		}
+	}
+}
+
+/* ---- fragmentation: many small objects, free most at random, then allocate
+ * a different size class; peak and final Rss show how holes are reused ---- */
+static void w_frag(void)
+{
+	long n = N(400000);
+	void **v = calloc((size_t)n, sizeof *v);
+	uint64_t s = 9;
+	for (int round = 0; round < 4; round++) {
+		size_t sz = round % 2 ? 200 : 48;
+		for (long i = 0; i < n; i++)
+			if (!v[i]) {
+				v[i] = malloc(sz);
+				memset(v[i], 1, sz);
+			}
+		checkpoint();
+		for (long i = 0; i < n; i++)
+			if (rnd(&s) % 10 < 9) {
+				free(v[i]);
+				v[i] = NULL;
+			}
+		checkpoint();
+	}
+	for (long i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* ---- steady state: fixed working set recycled; counts OS calls ---- */
+static void w_steady(void)
+{
+	static void *v[1024];
+	size_t sizes[] = { 16, 40, 100, 300, 1000, 5000, 30000, 200000 };
+	uint64_t s = 1;
+	long ops = N(2000000);
+	for (long i = 0; i < ops; i++) {
+		unsigned k = (unsigned)(rnd(&s) % 1024);
+		free(v[k]);
+		v[k] = malloc(sizes[k % 8]);
+		touch(v[k], sizes[k % 8]);
+		if ((i & 0xffff) == 0)
+			checkpoint();
+	}
+	for (int k = 0; k < 1024; k++)
+		free(v[k]);
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(void);
+} workloads[] = {
+	{ "larson", w_larson },	  { "prodcons", w_prodcons }, { "small", w_small },
+	{ "mixed", w_mixed },	  { "realloc", w_realloc },   { "frag", w_frag },
+	{ "steady", w_steady },
+};
+
+typedef int (*stats_fn)(struct la_stats *);
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s WORKLOAD [scale]\n", argv[0]);
+		return 2;
+	}
+	if (argc > 2)
+		scale = atof(argv[2]);
+	stats_fn st = NULL;
+#ifdef __GLIBC__
+	st = (stats_fn)dlsym(RTLD_DEFAULT, "la_stats");
+#endif
+	for (size_t i = 0; i < sizeof workloads / sizeof workloads[0]; i++) {
+		if (strcmp(argv[1], workloads[i].name))
+			continue;
+		struct la_stats a = { .version = LA_STATS_VERSION, .size = sizeof a }, b = a;
+		checkpoint();
+		if (st)
+			st(&a);
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		workloads[i].fn();
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (st)
+			st(&b);
+		checkpoint();
+		long fin = rss_kb();
+		printf("%s time_s=%.4f peak_kb=%ld final_kb=%ld", argv[1],
+		       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+		       atomic_load(&peak_kb), fin);
+		if (st)
+			printf(" madvise=%llu munmap=%llu mmap=%llu",
+			       (unsigned long long)(b.count_madvise - a.count_madvise),
+			       (unsigned long long)(b.count_munmap - a.count_munmap),
+			       (unsigned long long)(b.count_mmap - a.count_mmap));
+		printf("\n");
+		return 0;
+	}
+	fprintf(stderr, "unknown workload %s\n", argv[1]);
+	return 2;
+}
