@@ -47,7 +47,7 @@ TEST_SRCS := $(filter-out selftests/%/bench_%.c,$(SELFTEST_SRCS))
 BENCH_SRCS := $(filter selftests/%/bench_%.c,$(SELFTEST_SRCS))
 
 .PHONY: all module liballoc deps help clean kernel kernels module-target \
-	rootfs rootfs-size qemu-test qemu-test-all qemu-shell check check-host demo FORCE
+	checkpatch bench-notify rootfs rootfs-size qemu-test qemu-test-all qemu-shell check check-host demo FORCE
 .DEFAULT_GOAL := all
 
 all: module liballoc
@@ -61,6 +61,7 @@ help:
 	@echo "make qemu-test-all   all targets: $(TARGETS)"
 	@echo "make qemu-shell   ARCH=... KERNEL=...: a shell in the 'standard' image"
 	@echo "make rootfs-size  image sizes per arch and variant"
+	@echo "make bench-notify memnotify's delivery latency vs PSI, in the x86_64 VM"
 	@echo "KDIR=/path/to/kernel/build builds the module against another kernel tree"
 
 # ---- the host build -------------------------------------------------------
@@ -96,6 +97,7 @@ $(B)/%/memnotify.ko: FORCE
 	@qemu/module.sh $(word 1,$(subst -, ,$*)) $(word 2,$(subst -, ,$*)) $(CURDIR)/$(B)/$*/mod >/dev/null
 	@cp $(B)/$*/mod/kmod/memnotify.ko $@
 
+.PRECIOUS: $(B)/%/memnotify.ko
 $(B)/%/modules.cpio.gz: $(B)/%/memnotify.ko
 	@rm -rf $(B)/$*/stage-modules && mkdir -p $(B)/$*/stage-modules/lib/modules
 	@cp $< $(B)/$*/stage-modules/lib/modules/
@@ -137,6 +139,14 @@ $(B)/$(1)/minimal.cpio.gz: $(B)/$(1)/init $$($(1)-tests) FORCE
 	fi
 	@rootfs/mkimage.sh $$@ $(B)/$(1)/stage-minimal
 
+# bench: init and the benchmark programs only, run from /bench.
+$(B)/$(1)/bench.cpio.gz: $(B)/$(1)/init $$($(1)-bench) FORCE
+	@rm -rf $(B)/$(1)/stage-bench && mkdir -p $(B)/$(1)/stage-bench
+	@cp $(B)/$(1)/init $(B)/$(1)/stage-bench/init
+	@cd $(B)/$(1) && for t in $$(patsubst $(B)/$(1)/tests/%,%,$$($(1)-bench)); do \
+		mkdir -p stage-bench/bench/$$$$(dirname $$$$t) && cp tests/$$$$t stage-bench/bench/$$$$t; done
+	@rootfs/mkimage.sh $$@ $(B)/$(1)/stage-bench
+
 $(B)/$(1)/standard.cpio.gz: $(B)/$(1)/minimal.cpio.gz FORCE
 	@rm -rf $(B)/$(1)/stage-standard && cp -a $(B)/$(1)/stage-minimal $(B)/$(1)/stage-standard
 	@mkdir -p $(B)/$(1)/stage-standard/bin $(B)/$(1)/stage-standard/bench
@@ -171,13 +181,27 @@ qemu-shell: $(B)/$(ARCH)/standard.cpio.gz $(B)/$(ARCH)-$(KERNEL)/modules.cpio.gz
 	@qemu/run --shell --arch $(ARCH) --kernel $(KERNEL) --name $(ARCH)-$(KERNEL)-shell \
 		--initrd $(B)/$(ARCH)/standard.cpio.gz --initrd $(B)/$(ARCH)-$(KERNEL)/modules.cpio.gz
 
+# The module's notification-latency benchmark in the x86_64 VM (a benchmark,
+# not a test: it prints figures and judges nothing but its own completion).
+bench-notify: $(B)/x86_64/bench.cpio.gz $(B)/x86_64-6.1/modules.cpio.gz
+	@qemu/run --arch x86_64 --kernel 6.1 --name x86_64-6.1-bench --append kimigayo.run=/bench \
+		--initrd $(B)/x86_64/bench.cpio.gz --initrd $(B)/x86_64-6.1/modules.cpio.gz
+	@sed -n 's/^# //p' $(B)/logs/x86_64-6.1-bench.log | grep -v -e '^#' -e '^TAP' -e '^1\.\.' -e '^ok ' -e '^kimigayo'
+
 # ---- the README's two commands ---------------------------------------------
 
 check-host: liballoc
 	@test -f liballoc/Makefile || exit 0; $(MAKE) -C liballoc O=$(CURDIR)/$(B)/liballoc/host check
 
+# Kernel style of the module and its ABI header, by the kernel's own script.
+checkpatch: $(KSFT_DIR)/kselftest_harness.h
+	@perl $(CACHE)/src/linux-6.1/scripts/checkpatch.pl --strict --no-tree --quiet \
+		--ignore FILE_PATH_CHANGES -f kmod/*.[ch] include/uapi/linux/memnotify.h && \
+		echo "checkpatch --strict: kmod/ and include/uapi/linux/memnotify.h are clean"
+
 check: deps
 	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory checkpatch
 	@$(MAKE) --no-print-directory check-host
 	@$(MAKE) --no-print-directory qemu-test-all
 

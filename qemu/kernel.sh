@@ -52,6 +52,10 @@ key=$( { cat "${frags[@]}"; "${CROSS_COMPILE}gcc" --version | head -1; echo "$kv
 out=$CACHE/kernels/$kver-$arch-$key
 kmake=(make -C "$src" O="$out" ARCH="$K_ARCH" CROSS_COMPILE="$CROSS_COMPILE")
 
+# One build per kernel at a time: a second caller waits, then finds it built.
+mkdir -p "$CACHE/kernels"
+exec 9>"$out.lock"
+flock 9
 if [ ! -f "$out/.built" ]; then
 	rm -rf "$out"
 	mkdir -p "$out"

@@ -11,6 +11,10 @@ set -euo pipefail
 line=${1:?usage: sources.sh 6.1|6.12}
 tree=$CACHE/src/linux-$line
 stamp=$tree/.debian-version
+case $line in 6.1|6.12) ;; *) die "unknown kernel line '$line'; valid: 6.1 6.12" ;; esac
+mkdir -p "$CACHE/src"
+exec 9>"$CACHE/src/.lock-$line"
+flock 9
 
 case $line in
 6.1)

@@ -15,6 +15,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 set_arch "${1:?usage: sysroot.sh ARCH}"
 S=$CACHE/sysroot/$T_ARCH
 cc=$S/bin/musl-cc
+mkdir -p "$CACHE/sysroot"
+exec 9>"$CACHE/sysroot/.lock-$T_ARCH"
+flock 9
 if [ -x "$cc" ] && [ -f "$S/.complete" ]; then
 	echo "$cc"
 	exit 0
