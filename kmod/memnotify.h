@@ -34,6 +34,7 @@
 #include <uapi/linux/memnotify.h>
 
 #define MN_IDLE_SLOTS		32	/* idle samples per period */
+#define MN_IDLE_RING		(MN_IDLE_SLOTS + 9)	/* > period + 1/8 */
 #define MN_QUEUE_LEN_MIN	4
 #define MN_QUEUE_LEN_MAX	1024
 
@@ -91,7 +92,7 @@ struct mn_sub {
 	bool idle_state_idle;
 	unsigned int idle_nr;
 	unsigned int idle_pos;
-	struct mn_idle_sample idle_ring[MN_IDLE_SLOTS + 1];
+	struct mn_idle_sample idle_ring[MN_IDLE_RING];
 	unsigned int qlen;
 	struct memnotify_event ring[];
 };

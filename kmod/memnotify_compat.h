@@ -10,6 +10,10 @@
  * mn_shrinker_destroy() hide the difference: both return/take a pointer the
  * caller owns, and no callback runs after mn_shrinker_destroy() returns.
  *
+ * Both register with seeks = 0: the objects are free-but-resident userspace
+ * memory that costs no I/O to recreate, which the core trims aggressively
+ * (delta = freeable / 2 per pass) instead of scaling by reclaim priority.
+ *
  * The new API is detected by SHRINKER_ALLOCATED, which appeared with
  * shrinker_alloc() in 6.7, rather than by version number, so backports of
  * the new API are handled too.
@@ -37,7 +41,7 @@ mn_shrinker_create(const struct mn_shrinker_ops *ops, const char *name)
 		return ERR_PTR(-ENOMEM);
 	s->count_objects = ops->count;
 	s->scan_objects = ops->scan;
-	s->seeks = DEFAULT_SEEKS;
+	s->seeks = 0;	/* see above */
 	shrinker_register(s);
 	return s;
 }
@@ -59,7 +63,7 @@ mn_shrinker_create(const struct mn_shrinker_ops *ops, const char *name)
 		return ERR_PTR(-ENOMEM);
 	s->count_objects = ops->count;
 	s->scan_objects = ops->scan;
-	s->seeks = DEFAULT_SEEKS;
+	s->seeks = 0;	/* see above */
 	err = register_shrinker(s, "%s", name);
 	if (err) {
 		kfree(s);

@@ -5,16 +5,22 @@
  * A subscriber whose mask contains IDLE or ACTIVE gets a delayed work item
  * that samples the CPU time of the thread group that opened the file,
  * MN_IDLE_SLOTS times per idle period.  Each run compares the newest sample
- * with the newest one that is at least one idle period old:
+ * with the newest one that is at least one window old:
  *
  *	usage = (cpu_now - cpu_then) / (now - then)	(parts per million)
  *
  * The group becomes IDLE when usage drops below the threshold (one IDLE
  * record per stretch of idleness) and ACTIVE when it reaches the threshold
- * again.  After the group goes quiet, IDLE therefore arrives between
- * period * (1 - threshold) and period + period / MN_IDLE_SLOTS later (plus
- * workqueue latency).  No sample is taken while IDLE and ACTIVE are masked
- * off, and tracking stops when the thread group has exited.
+ * again.  The window is the idle period plus twice the CPU budget the
+ * threshold allows in a period (capped at period / 8): a group that was
+ * busy until time t0 may show usage below the threshold as soon as less
+ * than a budget's worth of its busy time is inside the window, and the
+ * extension moves that moment to no earlier than t0 + period.  IDLE thus
+ * arrives between period and period + 2 * budget + period / MN_IDLE_SLOTS
+ * (plus jiffy rounding and workqueue latency) after the group goes quiet;
+ * with the defaults (1 s, 1%) that is 1000..1051 ms.  No sample is taken
+ * while IDLE and ACTIVE are masked off, and tracking stops when the thread
+ * group has exited.
  *
  * thread_group_cputime() is not exported to modules, so the sum is done
  * here the same way: the runtime of exited threads accumulated in
@@ -37,7 +43,7 @@
 
 #include "memnotify.h"
 
-#define MN_RING (MN_IDLE_SLOTS + 1)
+#define MN_RING MN_IDLE_RING
 
 static bool mn_group_cputime(struct pid *pid, u64 *cpu_ns)
 {
@@ -86,8 +92,11 @@ static void mn_idle_fn(struct work_struct *work)
 					  idle_work);
 	u64 period = (u64)sub->idle_period_ms * NSEC_PER_MSEC;
 	struct mn_idle_sample *s, *old = NULL;
-	u64 now, cpu, usage;
+	u64 now, cpu, usage, window;
 	unsigned int i;
+
+	window = div_u64(period * sub->idle_threshold_ppm, 1000000 / 2);
+	window = period + min(window, period / 8);
 
 	if (!mn_group_cputime(sub->tgid, &cpu))
 		return;		/* the thread group is gone: stop */
@@ -95,7 +104,7 @@ static void mn_idle_fn(struct work_struct *work)
 
 	for (i = 0; i < sub->idle_nr; i++) {
 		s = &sub->idle_ring[(sub->idle_pos + MN_RING - 1 - i) % MN_RING];
-		if (now - s->time_ns >= period) {
+		if (now - s->time_ns >= window) {
 			old = s;
 			break;
 		}

@@ -9,8 +9,9 @@
  *    LOW, direct reclaim (PF_MEMALLOC set by the page allocator) MEDIUM;
  *  - available memory below the low/medium/critical thresholds (thousandths
  *    of total RAM, module parameters or MEMNOTIFY_IOC_SET_THRESHOLDS),
- *    sampled in count_objects() and by a work item every sample_ms; the
- *    work item reports a new, higher level once per downward crossing;
+ *    sampled in count_objects() and by a work item every sample_ms (ten
+ *    times as often while MemAvailable is below twice the low threshold);
+ *    the work item reports a new, higher level once per downward crossing;
  *  - the OOM notifier, called by the OOM killer before it picks a victim
  *    (global OOM only; memcg OOM does not call the notifier): CRITICAL.
  *
@@ -96,7 +97,7 @@ static const struct kernel_param_ops mn_sample_ops = {
 
 module_param_cb(sample_ms, &mn_sample_ops, &sample_ms, 0644);
 MODULE_PARM_DESC(sample_ms,
-		 "Available-memory sampling interval, 10..60000 ms (default 1000)");
+		 "Available-memory sampling interval, 10..60000 ms (default 1000; a tenth near the low threshold)");
 
 DEFINE_SPINLOCK(mn_reclaim_lock);
 unsigned long mn_cache_pages;	/* sum of reported caches, in pages */
@@ -280,6 +281,16 @@ void mn_sub_drop_cache(struct mn_sub *sub)
 	spin_unlock(&mn_reclaim_lock);
 }
 
+/* Next sampling delay: shorter when getting close to the low threshold. */
+static unsigned long mn_sample_delay(unsigned long avail)
+{
+	unsigned int ms = READ_ONCE(sample_ms);
+
+	if ((u64)avail * 1000 < (u64)totalram_pages() * 2 * READ_ONCE(low_permille))
+		ms = max(ms / 10, 10U);
+	return msecs_to_jiffies(ms);
+}
+
 static void mn_sample_fn(struct work_struct *work)
 {
 	struct memnotify_event ev;
@@ -294,7 +305,7 @@ static void mn_sample_fn(struct work_struct *work)
 			mn_broadcast(&ev);
 	}
 	queue_delayed_work(system_wq, &mn_sample_work,
-			   msecs_to_jiffies(READ_ONCE(sample_ms)));
+			   mn_sample_delay(ev.avail_pages));
 }
 
 static int mn_oom_notify(struct notifier_block *nb, unsigned long unused,

@@ -38,13 +38,17 @@ enum {
 	MN_VAL_CACHE_PAGES,
 };
 
+/*
+ * The group lives on the module's kobject, whose sysfs_ops call
+ * module_attribute methods, so the attributes must be module_attributes.
+ */
 struct mn_stat_attr {
-	struct kobj_attribute attr;
+	struct module_attribute attr;
 	int idx;
 };
 
-static ssize_t mn_stat_show(struct kobject *kobj, struct kobj_attribute *attr,
-			    char *buf)
+static ssize_t mn_stat_show(struct module_attribute *attr,
+			    struct module_kobject *mk, char *buf)
 {
 	struct mn_stat_attr *a = container_of(attr, struct mn_stat_attr, attr);
 	u64 v;

@@ -56,8 +56,8 @@ TEST(select_readable)
 	FD_ZERO(&rd);
 	FD_SET(fd, &rd);
 	EXPECT_EQ(0, select(fd + 1, &rd, NULL, NULL, &tv));
-	ASSERT_EQ(0, mn_inject(fd, MEMNOTIFY_EVENT_IDLE,
-			       MEMNOTIFY_LEVEL_NONE, 0, 0));
+	ASSERT_EQ(0, mn_inject(fd, MEMNOTIFY_EVENT_RECLAIM,
+			       MEMNOTIFY_LEVEL_NONE, 0, 1));
 	FD_ZERO(&rd);
 	FD_SET(fd, &rd);
 	tv = (struct timeval){ .tv_sec = 1 };
