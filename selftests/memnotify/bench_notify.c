@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bench_notify: how fast does a subscriber learn about memory pressure?
+ *
+ * 1. INJECT: a thread injects records into an fd another thread sleeps on
+ *    in poll(); latency = wakeup time - record timestamp.
+ * 2. Pressure episodes: a child keeps most of RAM allocated and, per
+ *    episode, allocates and touches more until told to give the episode's
+ *    memory back.  The subscriber sleeps in poll() on /dev/memnotify and
+ *    on a PSI trigger on /proc/pressure/memory with the smallest window
+ *    the kernel accepts (500 ms).  memnotify latency = wakeup time - the
+ *    timestamp taken in the first shrinker call of the episode; PSI
+ *    latency = PSI wakeup time - that same shrinker call.  An episode ends
+ *    when PSI fired, 1 s after the shrinker call, or when less than 4% of
+ *    RAM is available, and is followed by a 700 ms pause (PSI reports at
+ *    most once per window; memnotify rate-limits a level to once per
+ *    rate_limit_ms).
+ *
+ * Usage: bench_notify [EPISODES [PSI_THRESHOLD_US]]  (defaults 120, 1000)
+ * Needs root (INJECT, thresholds, PSI trigger below 2 s windows).
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+
+#include "mn_common.h"
+
+#define CHUNK		(1ul << 20)
+#define HEADROOM	(48ul << 20)
+#define MAX_CHUNKS	4096
+
+struct shared {
+	volatile int cmd;	/* 0 idle, 1 allocate, 2 release, 3 exit */
+	volatile int state;	/* 0 idle, 1 allocating */
+	volatile int ready;
+};
+
+static long page_size;
+
+static long mem_available_kb(void)
+{
+	char buf[4096], *p;
+	int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strstr(buf, "MemAvailable:");
+	return p ? strtol(p + 13, NULL, 10) : -1;
+}
+
+static void touch(char *p, size_t len)
+{
+	for (size_t off = 0; off < len; off += page_size)
+		p[off] = 1;
+}
+
+static void __attribute__((noreturn)) hog(struct shared *sh)
+{
+	static char *chunks[MAX_CHUNKS];
+	long avail = mem_available_kb() * 1024;
+	size_t base = avail > (long)HEADROOM ? avail - HEADROOM : 0;
+	char *b = NULL;
+	int n = 0;
+
+	set_oom_score_adj(getpid(), 1000);
+	if (base) {
+		b = mmap(NULL, base, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (b != MAP_FAILED)
+			touch(b, base);
+	}
+	sh->ready = 1;
+	for (;;) {
+		switch (sh->cmd) {
+		case 1:
+			sh->state = 1;
+			if (n < MAX_CHUNKS) {
+				chunks[n] = mmap(NULL, CHUNK, PROT_READ | PROT_WRITE,
+						 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+				if (chunks[n] != MAP_FAILED) {
+					for (size_t off = 0; off < CHUNK && sh->cmd == 1;
+					     off += page_size)
+						chunks[n][off] = 1;
+					n++;
+				}
+			}
+			break;
+		case 2:
+			while (n > 0)
+				munmap(chunks[--n], CHUNK);
+			sh->state = 0;
+			sh->cmd = 0;
+			break;
+		case 3:
+			_exit(0);
+		default:
+			usleep(1000);
+		}
+	}
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void row(const char *name, int64_t *v, int n, int missed)
+{
+	if (!n) {
+		printf("%-34s %6d %10s %10s %10s %8d\n", name, 0, "-", "-", "-", missed);
+		return;
+	}
+	qsort(v, n, sizeof(*v), cmp_i64);
+	printf("%-34s %6d %10.1f %10.1f %10.1f %8d\n", name, n, v[n / 2] / 1e3,
+	       v[(n * 99 + 99) / 100 - 1] / 1e3, v[n - 1] / 1e3, missed);
+}
+
+struct inj {
+	int fd, n;
+	volatile int waiting;
+};
+
+static void *injector(void *arg)
+{
+	struct inj *in = arg;
+
+	for (int i = 0; i < in->n; i++) {
+		while (!in->waiting)
+			usleep(100);
+		usleep(2000);	/* let the waiter block in poll() */
+		in->waiting = 0;
+		mn_inject(in->fd, MEMNOTIFY_EVENT_PRESSURE, MEMNOTIFY_LEVEL_LOW, 0, 0);
+	}
+	return NULL;
+}
+
+static int bench_inject(int n, int64_t *lat)
+{
+	struct inj in = { .fd = mn_open(), .n = n };
+	struct memnotify_event ev;
+	pthread_t th;
+	int got = 0;
+
+	if (in.fd < 0 || pthread_create(&th, NULL, injector, &in))
+		return 0;
+	for (int i = 0; i < n; i++) {
+		struct pollfd pfd = { .fd = in.fd, .events = POLLIN };
+
+		in.waiting = 1;
+		if (poll(&pfd, 1, 5000) != 1)
+			break;
+		lat[got] = now_ns();
+		if (read(in.fd, &ev, sizeof(ev)) != (ssize_t)sizeof(ev))
+			break;
+		lat[got] -= ev.timestamp_ns;
+		got++;
+	}
+	pthread_join(th, NULL);
+	close(in.fd);
+	return got;
+}
+
+int main(int argc, char **argv)
+{
+	int episodes = argc > 1 ? atoi(argv[1]) : 120;
+	int psi_us = argc > 2 ? atoi(argv[2]) : 1000;
+	int n_inject = 1000, n_mn = 0, n_psi = 0, psi_missed = 0;
+	int mn_missed = 0, psi_before = 0, st;
+	long total_pages = mem_total_pages();
+	struct memnotify_thresholds old_t, t = { 3, 2, 1, 0 };
+	int64_t *lat_inj, *lat_mn, *lat_psi;
+	char trig[64];
+	struct shared *sh;
+	int fd, psi;
+	pid_t pid;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	lat_inj = calloc(n_inject, sizeof(int64_t));
+	lat_mn = calloc(episodes, sizeof(int64_t));
+	lat_psi = calloc(episodes, sizeof(int64_t));
+	sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (!lat_inj || !lat_mn || !lat_psi || sh == MAP_FAILED)
+		return 1;
+	set_oom_score_adj(getpid(), -1000);
+
+	n_inject = bench_inject(n_inject, lat_inj);
+
+	fd = mn_open_nb();
+	psi = open("/proc/pressure/memory", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || psi < 0) {
+		printf("# cannot open %s: %m\n", fd < 0 ? MN_DEV : "/proc/pressure/memory");
+		return 1;
+	}
+	snprintf(trig, sizeof(trig), "some %d 500000", psi_us);
+	if (write(psi, trig, strlen(trig) + 1) < 0) {
+		printf("# PSI trigger '%s': %m\n", trig);
+		return 1;
+	}
+	/* Thresholds out of the way: the shrinker is the first source. */
+	ioctl(fd, MEMNOTIFY_IOC_GET_THRESHOLDS, &old_t);
+	ioctl(fd, MEMNOTIFY_IOC_SET_THRESHOLDS, &t);
+	mn_set_mask(fd, MEMNOTIFY_EVENT_PRESSURE);
+
+	pid = fork();
+	if (pid == 0)
+		hog(sh);
+	while (!sh->ready)
+		usleep(10000);
+
+	for (int e = 0; e < episodes; e++) {
+		uint64_t first = 0, start, now;
+		int psi_seen = 0, low = 0;
+
+		usleep(700 * 1000);
+		mn_drain(fd);
+		{
+			struct pollfd p = { .fd = psi, .events = POLLPRI };
+
+			while (poll(&p, 1, 0) == 1)	/* stale PSI event */
+				usleep(100 * 1000);
+		}
+		start = now_ns();
+		sh->cmd = 1;
+		for (;;) {
+			struct pollfd pfd[2] = {
+				{ .fd = fd, .events = POLLIN },
+				{ .fd = psi, .events = POLLPRI },
+			};
+			struct memnotify_event ev;
+			int r = poll(pfd, 2, 50);
+
+			now = now_ns();
+			if (r > 0 && (pfd[1].revents & POLLPRI) && !psi_seen) {
+				psi_seen = 1;
+				if (first)
+					lat_psi[n_psi++] = now - first;
+				else
+					psi_before++;
+			}
+			if (r > 0 && (pfd[0].revents & POLLIN)) {
+				while (read(fd, &ev, sizeof(ev)) == (ssize_t)sizeof(ev)) {
+					if (!first && ev.source == MEMNOTIFY_SOURCE_SHRINKER) {
+						first = ev.timestamp_ns;
+						lat_mn[n_mn++] = now - first;
+					}
+					if (ev.avail_pages * 25 < (__u64)total_pages)
+						low = 1;
+				}
+			}
+			if (psi_seen || low || (first && now - first > 1000000000ull) ||
+			    now - start > 30000000000ull)
+				break;
+		}
+		if (!first)
+			mn_missed++;
+		else if (!psi_seen)
+			psi_missed++;
+		sh->cmd = 2;
+		while (sh->cmd == 2)
+			usleep(1000);
+	}
+	sh->cmd = 3;
+	waitpid(pid, &st, 0);
+	ioctl(fd, MEMNOTIFY_IOC_SET_THRESHOLDS, &old_t);
+
+	printf("memnotify wakeup latency, %d pressure episodes, %ld MB RAM\n",
+	       episodes, total_pages * page_size >> 20);
+	printf("%-34s %6s %10s %10s %10s %8s\n", "source -> subscriber wakeup", "n",
+	       "median_us", "p99_us", "max_us", "missed");
+	row("memnotify INJECT", lat_inj, n_inject, 1000 - n_inject);
+	row("memnotify first shrinker call", lat_mn, n_mn, mn_missed);
+	snprintf(trig, sizeof(trig), "PSI some %dus/500ms (same call)", psi_us);
+	row(trig, lat_psi, n_psi, psi_missed);
+	printf("PSI fired before the first shrinker call in %d episodes\n", psi_before);
+	return 0;
+}
