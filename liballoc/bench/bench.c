@@ -21,6 +21,16 @@
 #include "liballoc.h"
 
 static double scale = 1.0;
+typedef int (*stats_fn)(struct la_stats *);
+static stats_fn st;
+static struct la_stats mark_a = { .version = LA_STATS_VERSION, .size = sizeof(struct la_stats) };
+
+/* Start of the measured steady state for OS-call counting. */
+static void mark(void)
+{
+	if (st)
+		st(&mark_a);
+}
 static _Atomic long peak_kb;
 
 static long rss_kb(void)
@@ -110,45 +120,68 @@ static void w_larson(void)
 			free(lslots[i][k]);
 }
 
-/* ---- producer/consumer: one thread allocates, another frees ---- */
-#define RING (1 << 14)
-static void *_Atomic ring[RING];
-static atomic_long ring_tail;
+/* ---- producer/consumer: one thread allocates batches, another frees them.
+ * Batches travel through a small mutex/condvar queue, so the result depends
+ * on the allocator's cross-thread free path rather than on scheduling. ---- */
+#define BATCH 256
+#define QCAP 64
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	void **b[QCAP];
+	unsigned head, count;
+	int done;
+} pq = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 static void *consumer(void *arg)
 {
-	long total = (long)arg, head = 0;
-	while (head < total) {
-		void *p = atomic_load_explicit(&ring[head & (RING - 1)], memory_order_acquire);
-		if (!p) {
-			sched_yield();
-			continue;
+	(void)arg;
+	for (;;) {
+		pthread_mutex_lock(&pq.mu);
+		while (!pq.count && !pq.done)
+			pthread_cond_wait(&pq.cv, &pq.mu);
+		if (!pq.count) {
+			pthread_mutex_unlock(&pq.mu);
+			return NULL;
 		}
-		atomic_store_explicit(&ring[head & (RING - 1)], NULL, memory_order_relaxed);
-		free(p);
-		head++;
+		void **b = pq.b[pq.head];
+		pq.head = (pq.head + 1) % QCAP;
+		pq.count--;
+		pthread_cond_broadcast(&pq.cv);
+		pthread_mutex_unlock(&pq.mu);
+		for (int i = 0; i < BATCH; i++)
+			free(b[i]);
+		free(b);
 	}
-	return NULL;
 }
 
 static void w_prodcons(void)
 {
-	long total = N(3000000);
+	long batches = N(12000);
 	pthread_t t;
 	uint64_t s = 7;
-	pthread_create(&t, NULL, consumer, (void *)total);
-	for (long i = 0; i < total; i++) {
-		size_t n = 16 + rnd(&s) % 240;
-		void *p = malloc(n);
-		touch(p, n);
-		while (atomic_load_explicit(&ring[i & (RING - 1)], memory_order_acquire))
-			sched_yield();
-		atomic_store_explicit(&ring[i & (RING - 1)], p, memory_order_release);
-		if ((i & 0xffff) == 0)
+	pthread_create(&t, NULL, consumer, NULL);
+	for (long k = 0; k < batches; k++) {
+		void **b = malloc(BATCH * sizeof *b);
+		for (int i = 0; i < BATCH; i++) {
+			size_t n = 16 + rnd(&s) % 240;
+			b[i] = malloc(n);
+			touch(b[i], n);
+		}
+		pthread_mutex_lock(&pq.mu);
+		while (pq.count == QCAP)
+			pthread_cond_wait(&pq.cv, &pq.mu);
+		pq.b[(pq.head + pq.count++) % QCAP] = b;
+		pthread_cond_broadcast(&pq.cv);
+		pthread_mutex_unlock(&pq.mu);
+		if ((k & 0xff) == 0)
 			checkpoint();
 	}
+	pthread_mutex_lock(&pq.mu);
+	pq.done = 1;
+	pthread_cond_broadcast(&pq.cv);
+	pthread_mutex_unlock(&pq.mu);
 	pthread_join(t, NULL);
-	(void)ring_tail;
 }
 
 /* ---- 8..64 byte alloc/free loops ---- */
@@ -256,6 +289,8 @@ static void w_steady(void)
 	uint64_t s = 1;
 	long ops = N(2000000);
 	for (long i = 0; i < ops; i++) {
+		if (i == 50000)
+			mark(); /* working set reached: from here no OS calls expected */
 		unsigned k = (unsigned)(rnd(&s) % 1024);
 		free(v[k]);
 		v[k] = malloc(sizes[k % 8]);
@@ -276,8 +311,6 @@ static const struct {
 	{ "steady", w_steady },
 };
 
-typedef int (*stats_fn)(struct la_stats *);
-
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -286,23 +319,22 @@ int main(int argc, char **argv)
 	}
 	if (argc > 2)
 		scale = atof(argv[2]);
-	stats_fn st = NULL;
 #ifdef __GLIBC__
 	st = (stats_fn)dlsym(RTLD_DEFAULT, "la_stats");
 #endif
 	for (size_t i = 0; i < sizeof workloads / sizeof workloads[0]; i++) {
 		if (strcmp(argv[1], workloads[i].name))
 			continue;
-		struct la_stats a = { .version = LA_STATS_VERSION, .size = sizeof a }, b = a;
+		struct la_stats b = mark_a;
 		checkpoint();
-		if (st)
-			st(&a);
+		mark();
 		struct timespec t0, t1;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		workloads[i].fn();
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		if (st)
 			st(&b);
+		struct la_stats a = mark_a;
 		checkpoint();
 		long fin = rss_kb();
 		printf("%s time_s=%.4f peak_kb=%ld final_kb=%ld", argv[1],

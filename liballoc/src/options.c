@@ -102,7 +102,11 @@ void la_options_init(void)
 	opt_size("LIBALLOC_SHOW_STATS", 0, 1, &x);
 	la_opt.show_stats = (int)x;
 
+	/* Classes on 512 KiB pages retain none: their queue head already keeps
+	 * one page per class, and each extra one would pin half a MiB. */
 	for (unsigned c = 0; c < LA_NCLASSES; c++)
-		atomic_store_explicit(&la_tcache_cap[c], (uint16_t)la_opt.tcache_pages,
+		atomic_store_explicit(&la_tcache_cap[c],
+				      (uint16_t)(la_class_size[c] <= LA_SMALL_PAGE_MAX ?
+						 la_opt.tcache_pages : 0),
 				      memory_order_relaxed);
 }
