@@ -96,7 +96,7 @@ LA_API void free(void *p)
 		pg->free = b;
 		unsigned used = --pg->used;
 		if (LA_UNLIKELY(pg->qstate == LA_Q_FULL) ||
-		    LA_UNLIKELY(used == 0 && pg->qstate != LA_Q_HEAD))
+		    LA_UNLIKELY(used == 0 && (pg->qstate != LA_Q_HEAD || pg->slice_count != 1)))
 			la_heap_free_slow(h, pg);
 		return;
 	}

@@ -226,6 +226,30 @@ found:
 	return b;
 }
 
+/* Class cls's 512 KiB head page just emptied: remember it; if more than
+ * LA_IDLE_HEADS are remembered, give back the oldest one that is still idle. */
+static void idle_head(la_heap_t *h, unsigned cls)
+{
+	for (unsigned i = 0; i < h->idle_n; i++)
+		if (h->idle_heads[i] == cls)
+			return;
+	if (h->idle_n == LA_IDLE_HEADS) {
+		unsigned c = h->idle_heads[0];
+		for (unsigned i = 1; i < LA_IDLE_HEADS; i++)
+			h->idle_heads[i - 1] = h->idle_heads[i];
+		h->idle_n--;
+		la_page_t *pg = h->queue[c].head;
+		if (pg) {
+			la_page_collect(pg);
+			if (pg->used == 0) {
+				q_remove(&h->queue[c], pg);
+				page_retire(h, pg);
+			}
+		}
+	}
+	h->idle_heads[h->idle_n++] = (uint8_t)cls;
+}
+
 /* Owner free slow path, after the block went onto pg->free: the page was on
  * the full list, or it just became empty. */
 void la_heap_free_slow(la_heap_t *h, la_page_t *pg)
@@ -240,6 +264,8 @@ void la_heap_free_slow(la_heap_t *h, la_page_t *pg)
 	if (pg->used == 0 && pg->qstate != LA_Q_HEAD) {
 		q_remove(q, pg);
 		page_retire(h, pg);
+	} else if (pg->used == 0 && pg->slice_count != 1) {
+		idle_head(h, pg->cls);
 	}
 	la_heap_honour_flush(h);
 }
@@ -314,6 +340,7 @@ la_heap_t *la_heap_attach(void)
 		h->empty_cnt[c] = 0;
 	}
 	h->full.head = h->full.tail = NULL;
+	h->idle_n = 0;
 	atomic_store_explicit(&h->delayed, NULL, memory_order_relaxed);
 	h->flush_epoch = atomic_load_explicit(&la_flush_epoch, memory_order_relaxed);
 	atomic_store_explicit(&h->attached, 1, memory_order_relaxed);

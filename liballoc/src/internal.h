@@ -127,6 +127,10 @@ static inline la_page_t *la_page_of(la_segment_t *s, const void *p)
 
 typedef struct la_pqueue { la_page_t *head, *tail; } la_pqueue_t;
 
+/* An empty 512 KiB head page stays (so a malloc/free pair does not bounce it
+ * through the pool) but at most this many per heap: the oldest goes back. */
+#define LA_IDLE_HEADS 2
+
 typedef struct la_heap {
 	la_page_t *direct[LA_DIRECT];
 	unsigned flush_epoch;                /* last honoured la_flush_epoch */
@@ -135,6 +139,8 @@ typedef struct la_heap {
 	la_page_t *empty[LA_NCLASSES];       /* retained empty pages (thread cache) */
 	uint16_t empty_cnt[LA_NCLASSES];
 	_Atomic(la_page_t *) delayed;        /* full pages a remote free un-fulled */
+	uint8_t idle_heads[LA_IDLE_HEADS];   /* FIFO of classes whose 512 KiB head page emptied */
+	unsigned idle_n;
 	struct la_heap *next_free;           /* heap pool link (pool lock) */
 	struct la_heap *all_next;            /* registry of every heap ever made */
 	_Atomic(int) attached;               /* 1 while a thread owns it */
