@@ -99,6 +99,18 @@ static inline struct la_stats stats_now(void)
 	return st;
 }
 
+/* Heavy loops stop at their op count or after this many seconds, whichever
+ * comes first, so the suite stays inside the harness's 30 s per-test timeout
+ * on slow emulated machines (QEMU TCG) while doing full work on real ones. */
+#define LA_TEST_BUDGET_S 8.0
+#include <time.h>
+static inline double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static inline int is_aligned(const void *p, size_t a)
 {
 	return ((uintptr_t)p & (a - 1)) == 0;

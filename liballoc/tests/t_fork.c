@@ -14,7 +14,7 @@ static void *churn(void *arg)
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
 		unsigned k = (unsigned)(rnd(&s) % 256);
 		free(v[k]);
-		size_t n = rnd(&s) % 4 ? rnd(&s) % 512 : rnd(&s) % 300000;
+		size_t n = rnd(&s) % 4 ? rnd(&s) % 512 : rnd(&s) % 100000;
 		v[k] = malloc(n);
 		memset(v[k], 0x33, n);
 	}
@@ -36,7 +36,7 @@ static int child_work(void)
 	uint64_t s = 99;
 	static void *v[512];
 	static size_t n[512];
-	for (int i = 0; i < 50000; i++) {
+	for (int i = 0; i < 20000; i++) {
 		unsigned k = (unsigned)(rnd(&s) % 512);
 		if (v[k]) {
 			if (!pat_check(v[k], n[k], k))
@@ -64,7 +64,8 @@ TEST(fork_while_threads_allocate)
 	pthread_t th[T];
 	for (int i = 0; i < T; i++)
 		ASSERT_EQ(0, pthread_create(&th[i], NULL, churn, (void *)(uintptr_t)(i + 5)));
-	for (int f = 0; f < 30; f++) {
+	double end = now_s() + LA_TEST_BUDGET_S;
+	for (int f = 0; f < 30 && (f < 3 || now_s() < end); f++) {
 		void *p = malloc(1000); /* parent keeps allocating too */
 		pid_t pid = fork();
 		ASSERT_GE(pid, 0);

@@ -55,7 +55,10 @@ static unsigned q_take(void **p, size_t *n, uint64_t *tag, unsigned max)
 static void *producer(void *arg)
 {
 	uint64_t s = (uintptr_t)arg * 1000003 + 17;
+	double end = now_s() + LA_TEST_BUDGET_S;
 	for (int i = 0; i < 150000; i++) {
+		if ((i & 1023) == 0 && now_s() > end)
+			break;
 		uint64_t r = rnd(&s);
 		size_t n = r % 8 ? 8 + (r >> 16) % 120 : 8 + (r >> 16) % 8000;
 		void *p = malloc(n);
