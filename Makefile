@@ -43,8 +43,9 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 SELFTEST_CFLAGS := -std=gnu11 -O2 -s -D_GNU_SOURCE -Wall -Wextra -Werror \
 	-static -isystem $(KSFT_DIR) -Iinclude/uapi -Iinclude
 SELFTEST_SRCS := $(wildcard selftests/*/*.c)
-TEST_SRCS := $(filter-out selftests/%/bench_%.c,$(SELFTEST_SRCS))
-BENCH_SRCS := $(filter selftests/%/bench_%.c,$(SELFTEST_SRCS))
+is_bench = $(filter bench_%,$(notdir $(1)))
+TEST_SRCS := $(foreach f,$(SELFTEST_SRCS),$(if $(call is_bench,$(f)),,$(f)))
+BENCH_SRCS := $(foreach f,$(SELFTEST_SRCS),$(if $(call is_bench,$(f)),$(f)))
 
 .PHONY: all module liballoc deps help clean kernel kernels module-target \
 	checkpatch bench-notify rootfs rootfs-size qemu-test qemu-test-all qemu-shell check check-host demo FORCE
