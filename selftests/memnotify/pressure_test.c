@@ -9,7 +9,10 @@
  *  - a child overcommitting until the OOM killer acts gives a CRITICAL
  *    record from the OOM notifier.
  * The test process protects itself with oom_score_adj -1000, the children
- * volunteer with 1000.
+ * volunteer with 1000.  With nothing to reclaim (no swap, no disk) and the
+ * default watermark_scale_factor, kswapd wakes only about 1 MB before the
+ * OOM killer in a 256 MB VM; the fixture raises it to 10% of RAM, as a
+ * small machine would be tuned, and restores it afterwards.
  */
 #include <signal.h>
 #include <sys/mman.h>
@@ -68,8 +71,11 @@ FIXTURE(pressure) {
 	int fd;
 	volatile int *stop;
 	size_t ram;
+	long long wsf;
 	struct quiet_console qc;
 };
+
+#define WSF "/proc/sys/vm/watermark_scale_factor"
 
 FIXTURE_SETUP(pressure)
 {
@@ -82,12 +88,16 @@ FIXTURE_SETUP(pressure)
 			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->stop);
 	set_oom_score_adj(getpid(), -1000);
+	self->wsf = read_num(WSF);
+	ASSERT_EQ(0, write_num(WSF, 1000));
 	quiet_console_begin(&self->qc);
 }
 
 FIXTURE_TEARDOWN(pressure)
 {
 	EXPECT_EQ(0, quiet_console_end(&self->qc));
+	if (self->wsf > 0)
+		write_num(WSF, self->wsf);
 	munmap((void *)self->stop, 4096);
 	close(self->fd);
 }
