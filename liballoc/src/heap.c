@@ -124,13 +124,9 @@ static void page_retire(la_heap_t *h, la_page_t *pg)
  * meanwhile and we took the page back (caller collects and uses it). */
 static bool page_mark_full(la_heap_t *h, la_page_t *pg)
 {
-	full_push(h, pg);
-	atomic_exchange_explicit(&pg->in_full, 1, memory_order_seq_cst);
-	if (atomic_load_explicit(&pg->thread_free, memory_order_seq_cst) &&
-	    atomic_exchange_explicit(&pg->in_full, 0, memory_order_seq_cst)) {
-		full_remove(h, pg);
+	if (!la_page_set_full(pg))
 		return false;
-	}
+	full_push(h, pg);
 	return true;
 }
 
@@ -256,7 +252,7 @@ void la_heap_free_slow(la_heap_t *h, la_page_t *pg)
 {
 	la_pqueue_t *q = &h->queue[pg->cls];
 	if (pg->qstate == LA_Q_FULL) {
-		if (!atomic_exchange_explicit(&pg->in_full, 0, memory_order_seq_cst))
+		if (!la_page_unfull(pg))
 			return; /* a remote free is delivering it via h->delayed */
 		full_remove(h, pg);
 		q_push_tail(q, pg);
@@ -359,7 +355,7 @@ static void abandon_page(la_page_t *pg)
 }
 
 /* Thread exit: every page goes back to the pool (if empty) or to the abandoned
- * lists. Full pages whose in_full a remote free already claimed are in flight
+ * lists. Full pages whose FULL bit a remote free already claimed are in flight
  * to h->delayed; wait for each of them so no later push can reach a reused h. */
 void la_heap_detach(la_heap_t *h)
 {
@@ -383,7 +379,7 @@ void la_heap_detach(la_heap_t *h)
 	la_page_t *pg = h->full.head, *nx;
 	for (; pg; pg = nx) {
 		nx = pg->next;
-		if (atomic_exchange_explicit(&pg->in_full, 0, memory_order_seq_cst)) {
+		if (la_page_unfull(pg)) {
 			full_remove(h, pg);
 			abandon_page(pg);
 		} else {

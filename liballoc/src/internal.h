@@ -53,7 +53,7 @@ enum { LA_PAGE_FREE = 0, LA_PAGE_SMALL = 1, LA_PAGE_LARGE = 2 };
  *
  * Ownership: a small page (any size class) belongs to at most one heap
  * (field heap). Only that heap's thread touches free/used/capacity/links.
- * Other threads only push onto thread_free (atomic) and may claim in_full.
+ * Other threads only push onto thread_free (atomic) and may claim its FULL bit.
  * used = blocks handed out that have not come back to `free`; blocks sitting
  * on thread_free still count as used until the owner collects them. Hence a
  * page is empty iff used == 0, and only its owner can observe that. */
@@ -68,9 +68,12 @@ typedef struct la_page {
 	uint8_t cls;                 /* size class (SMALL) */
 	uint8_t slice_count;         /* span length (head slice) */
 	uint8_t slice_back;          /* slices back to the head */
-	_Atomic(uint8_t) in_full;    /* 1: on owner's full list; a remote free that
-	                                clears it must hand the page to heap->delayed */
-	_Atomic(la_block_t *) thread_free; /* remote frees, pushed with CAS */
+	uint8_t pad_;
+	/* Remote frees, pushed with CAS: a la_block_t pointer, plus LA_TF_FULL in
+	 * bit 0 while the page sits on its owner's full list. The remote free
+	 * whose CAS clears LA_TF_FULL must hand the page to heap->delayed; one
+	 * that does not see the bit never touches the page after its CAS. */
+	_Atomic(uintptr_t) thread_free;
 	_Atomic(struct la_heap *) heap;    /* owner; NULL = abandoned or LARGE */
 	struct la_page *next, *prev; /* owner's queue / full list / empty stack;
 	                                 abandoned list under its lock */
@@ -80,6 +83,7 @@ typedef struct la_page {
 /* qstate: where the owner keeps the page. The free fast path leaves the page
  * alone unless it is FULL, or became empty while not the queue HEAD. */
 enum { LA_Q_NONE = 0, LA_Q_HEAD = 1, LA_Q_FULL = 2 };
+#define LA_TF_FULL ((uintptr_t)1)
 
 enum { LA_SEG_NORMAL = 1, LA_SEG_HUGE = 2 };
 
@@ -135,7 +139,7 @@ typedef struct la_heap {
 	la_page_t *direct[LA_DIRECT];
 	unsigned flush_epoch;                /* last honoured la_flush_epoch */
 	la_pqueue_t queue[LA_NCLASSES];      /* pages with free blocks; head = current */
-	la_pqueue_t full;                    /* pages found full (in_full = 1) */
+	la_pqueue_t full;                    /* pages found full (LA_TF_FULL set) */
 	la_page_t *empty[LA_NCLASSES];       /* retained empty pages (thread cache) */
 	uint16_t empty_cnt[LA_NCLASSES];
 	_Atomic(la_page_t *) delayed;        /* full pages a remote free un-fulled */
@@ -216,6 +220,8 @@ LA_HIDDEN void la_classes_init(void);
 LA_HIDDEN void la_page_extend(la_page_t *pg);              /* owner */
 LA_HIDDEN void la_page_collect(la_page_t *pg);             /* owner */
 LA_HIDDEN void la_page_remote_free(la_page_t *pg, la_block_t *b);
+LA_HIDDEN bool la_page_set_full(la_page_t *pg);                 /* owner */
+LA_HIDDEN bool la_page_unfull(la_page_t *pg);                   /* owner */
 LA_HIDDEN void la_abandoned_push(la_page_t *pg);
 LA_HIDDEN la_page_t *la_abandoned_pop(unsigned cls);
 LA_HIDDEN size_t la_abandoned_collect(void);               /* releases empties */

@@ -48,12 +48,13 @@ void la_page_extend(la_page_t *pg)
 }
 
 /* Move remote frees onto the owner's free list (owner, or abandoned-list lock
- * holder). */
+ * holder). Never called on a page with LA_TF_FULL set. */
 void la_page_collect(la_page_t *pg)
 {
 	if (!atomic_load_explicit(&pg->thread_free, memory_order_relaxed))
 		return;
-	la_block_t *b = atomic_exchange_explicit(&pg->thread_free, NULL, memory_order_acquire);
+	uintptr_t w = atomic_exchange_explicit(&pg->thread_free, 0, memory_order_acquire);
+	la_block_t *b = (la_block_t *)(w & ~LA_TF_FULL);
 	if (!b)
 		return;
 	uint32_t n = 1;
@@ -67,21 +68,19 @@ void la_page_collect(la_page_t *pg)
 	pg->used = (uint16_t)(pg->used - n);
 }
 
-/* Free from a thread that does not own the page: one CAS push. If the page sat
- * on its owner's full list, the first remote free to clear in_full hands the
- * page to the owner's delayed list so the owner can allocate from it again.
- * seq_cst pairs with la_heap's mark-full (store in_full, then load thread_free)
- * so that one side always sees the other. */
+/* Free from a thread that does not own the page: one CAS push, which also
+ * claims LA_TF_FULL if the page sat on its owner's full list. The claimer
+ * hands the page to the owner's delayed list; the owner cannot release the
+ * page before it arrives there, so the page is still valid for that push. */
 void la_page_remote_free(la_page_t *pg, la_block_t *b)
 {
-	la_block_t *head = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
+	uintptr_t old = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
 	do {
-		b->next = head;
-	} while (!atomic_compare_exchange_weak_explicit(&pg->thread_free, &head, b,
-							 memory_order_seq_cst,
+		b->next = (la_block_t *)(old & ~LA_TF_FULL);
+	} while (!atomic_compare_exchange_weak_explicit(&pg->thread_free, &old, (uintptr_t)b,
+							 memory_order_acq_rel,
 							 memory_order_relaxed));
-	if (atomic_load_explicit(&pg->in_full, memory_order_seq_cst) &&
-	    atomic_exchange_explicit(&pg->in_full, 0, memory_order_seq_cst)) {
+	if (old & LA_TF_FULL) {
 		la_heap_t *h = atomic_load_explicit(&pg->heap, memory_order_acquire);
 		la_page_t *d = atomic_load_explicit(&h->delayed, memory_order_relaxed);
 		do {
@@ -90,6 +89,27 @@ void la_page_remote_free(la_page_t *pg, la_block_t *b)
 								 memory_order_release,
 								 memory_order_relaxed));
 	}
+}
+
+/* Owner: clear LA_TF_FULL. Returns false if a remote free already claimed it
+ * (the page is then on its way to the heap's delayed list). */
+bool la_page_unfull(la_page_t *pg)
+{
+	uintptr_t old = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
+	while (old & LA_TF_FULL)
+		if (atomic_compare_exchange_weak_explicit(&pg->thread_free, &old, old & ~LA_TF_FULL,
+							  memory_order_acq_rel, memory_order_relaxed))
+			return true;
+	return false;
+}
+
+/* Owner: set LA_TF_FULL if no remote free is pending. Returns false if blocks
+ * are waiting on thread_free (the caller collects and uses the page). */
+bool la_page_set_full(la_page_t *pg)
+{
+	uintptr_t zero = 0;
+	return atomic_compare_exchange_strong_explicit(&pg->thread_free, &zero, LA_TF_FULL,
+						       memory_order_acq_rel, memory_order_relaxed);
 }
 
 /* ---- abandoned pages ------------------------------------------------------

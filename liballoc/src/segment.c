@@ -82,8 +82,7 @@ la_page_t *la_span_alloc(unsigned n, uint8_t kind, uint32_t block_size, uint8_t 
 	pg->used = 0;
 	pg->free = NULL;
 	pg->next = pg->prev = pg->delayed_next = NULL;
-	atomic_store_explicit(&pg->thread_free, NULL, memory_order_relaxed);
-	atomic_store_explicit(&pg->in_full, 0, memory_order_relaxed);
+	atomic_store_explicit(&pg->thread_free, 0, memory_order_relaxed);
 	atomic_store_explicit(&pg->heap, NULL, memory_order_relaxed);
 	pthread_mutex_unlock(&la_pool_lock);
 	return pg;
