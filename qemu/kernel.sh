@@ -46,7 +46,7 @@ src=$("$here/sources.sh" "$line")
 frags=("$here/kconfig/base.config" "$here/kconfig/$arch.config")
 [ -f "$here/kconfig/$arch-$line.config" ] && frags+=("$here/kconfig/$arch-$line.config")
 need_tools "${CROSS_COMPILE}gcc" make flex bison bc
-kver=$(make -s -C "$src" kernelversion)
+kver=$(make -s -C "$src" ARCH="$K_ARCH" kernelversion)
 key=$( { cat "${frags[@]}"; "${CROSS_COMPILE}gcc" --version | head -1; echo "$kver"; } |
 	sha256sum | cut -c1-12)
 out=$CACHE/kernels/$kver-$arch-$key

@@ -12,7 +12,8 @@ arch=${1:?usage: module.sh ARCH KERNEL OUTDIR}
 line=${2:?usage: module.sh ARCH KERNEL OUTDIR}
 out=${3:?usage: module.sh ARCH KERNEL OUTDIR}
 set_arch "$arch"
-eval "$("$here/kernel.sh" "$arch" "$line")"
+kvars=$("$here/kernel.sh" "$arch" "$line")
+eval "$kvars"
 need_tools rsync make
 top=$(cd "$here/.." && pwd)
 mkdir -p "$out"

@@ -42,21 +42,22 @@ set_arch() {
 	case $1 in
 	x86_64)
 		K_ARCH=x86 CROSS_COMPILE= GNU_TRIPLET=x86_64-linux-gnu
-		MUSL_TRIPLET=x86_64-linux-musl DEB_ARCH=amd64 DEB_SUITE=bookworm
+		MUSL_TRIPLET=x86_64-linux-musl DEB_ARCH=amd64 DEB_SUITE=bookworm UAPI_LINE=6.1
 		K_IMAGE=arch/x86/boot/bzImage K_IMAGE_TARGET=bzImage
 		QEMU_BIN=qemu-system-x86_64 QEMU_MACHINE="-M pc -cpu max"
 		CONSOLE=ttyS0 ;;
 	arm64)
 		K_ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- GNU_TRIPLET=aarch64-linux-gnu
-		MUSL_TRIPLET=aarch64-linux-musl DEB_ARCH=arm64 DEB_SUITE=bookworm
+		MUSL_TRIPLET=aarch64-linux-musl DEB_ARCH=arm64 DEB_SUITE=bookworm UAPI_LINE=6.1
 		K_IMAGE=arch/arm64/boot/Image K_IMAGE_TARGET=Image
 		QEMU_BIN=qemu-system-aarch64
 		QEMU_MACHINE="-M virt -cpu max,pauth-impdef=on"
 		CONSOLE=ttyAMA0 ;;
 	riscv64)
-		# riscv64 is not a bookworm architecture: its .debs come from trixie.
+		# riscv64 is not a bookworm architecture: its .debs come from trixie,
+		# whose liburing wants UAPI headers newer than 6.1's.
 		K_ARCH=riscv CROSS_COMPILE=riscv64-linux-gnu- GNU_TRIPLET=riscv64-linux-gnu
-		MUSL_TRIPLET=riscv64-linux-musl DEB_ARCH=riscv64 DEB_SUITE=trixie
+		MUSL_TRIPLET=riscv64-linux-musl DEB_ARCH=riscv64 DEB_SUITE=trixie UAPI_LINE=6.12
 		K_IMAGE=arch/riscv/boot/Image K_IMAGE_TARGET=Image
 		QEMU_BIN=qemu-system-riscv64 QEMU_MACHINE="-M virt -bios default"
 		CONSOLE=ttyS0 ;;

@@ -5,7 +5,8 @@
 #
 # $CACHE/sysroot/<arch>/ holds Debian's musl-dev, liburing-dev and
 # busybox-static for that architecture (bookworm; trixie for riscv64),
-# unpacked with dpkg-deb -x, the kernel UAPI headers from the 6.1 source,
+# unpacked with dpkg-deb -x, the kernel UAPI headers from the source line
+# matching that suite (UAPI_LINE),
 # and bin/musl-cc: the host's (cross) gcc with musl's specs pointed at the
 # sysroot, so `musl-cc -static x.c -luring` builds a Kimigayo program.
 set -euo pipefail
@@ -38,7 +39,7 @@ sed -e "s|/usr/include/$MUSL_TRIPLET|$S/usr/include/$MUSL_TRIPLET|g" \
 	-e "s|/usr/lib/$MUSL_TRIPLET|$S/usr/lib/$MUSL_TRIPLET|g" \
 	"$specs_in" >"$S/musl.specs"
 
-src=$("$here/../qemu/sources.sh" 6.1)
+src=$("$here/../qemu/sources.sh" "$UAPI_LINE")
 make -s -C "$src" ARCH="$K_ARCH" O="$S/uapi-build" INSTALL_HDR_PATH="$S/uapi" \
 	headers_install >/dev/null
 rm -rf "$S/uapi-build"
