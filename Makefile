@@ -161,10 +161,11 @@ $(foreach a,$(ARCHES),$(eval $(call arch_rules,$(a))))
 rootfs: $(B)/$(ARCH)/minimal.cpio.gz $(B)/$(ARCH)/standard.cpio.gz
 
 rootfs-size: $(foreach a,$(ARCHES),$(B)/$(a)/minimal.cpio.gz $(B)/$(a)/standard.cpio.gz)
-	@printf '%-8s %12s %12s\n' arch minimal standard
+	@printf '%-8s %14s %14s  %s\n' arch minimal standard "minimal < 1 MB"
 	@for a in $(ARCHES); do \
-		printf '%-8s %12s %12s\n' $$a \
-			"$$(stat -c %s $(B)/$$a/minimal.cpio.gz) B" "$$(stat -c %s $(B)/$$a/standard.cpio.gz) B"; \
+		m=$$(stat -c %s $(B)/$$a/minimal.cpio.gz); s=$$(stat -c %s $(B)/$$a/standard.cpio.gz); \
+		printf '%-8s %10d KiB %10d KiB  %s\n' $$a $$((m / 1024)) $$((s / 1024)) \
+			$$([ $$m -lt 1000000 ] && echo yes || echo NO); \
 	done
 
 qemu-test: $(B)/$(ARCH)/minimal.cpio.gz $(B)/$(ARCH)-$(KERNEL)/modules.cpio.gz
