@@ -19,8 +19,13 @@ void *la_large_alloc(size_t n, size_t align)
 	size_t slices = (need + LA_SLICE_SIZE - 1) >> LA_SLICE_SHIFT;
 	if (slices >= LA_SLICES)
 		return la_huge_alloc(n, align);
-	la_page_t *pg = la_span_alloc((unsigned)slices, LA_PAGE_LARGE,
-				      (uint32_t)(slices << LA_SLICE_SHIFT), 0);
+	la_heap_t *h = la_tl_heap;
+	la_page_t *pg = NULL;
+	if (h != &la_heap_empty)
+		pg = la_heap_large_get(h, (unsigned)slices);
+	if (!pg)
+		pg = la_span_alloc((unsigned)slices, LA_PAGE_LARGE,
+				   (uint32_t)(slices << LA_SLICE_SHIFT), 0);
 	if (!pg)
 		return NULL;
 	uintptr_t p = (uintptr_t)la_page_start(pg);
@@ -73,9 +78,11 @@ LA_API void *malloc(size_t n)
 
 static LA_NOINLINE void free_other(la_page_t *pg, void *p)
 {
-	if (pg->kind == LA_PAGE_LARGE)
-		la_span_free(pg);
-	else
+	if (pg->kind == LA_PAGE_LARGE) {
+		la_heap_t *h = la_tl_heap;
+		if (h == &la_heap_empty || !la_heap_large_put(h, pg))
+			la_span_free(pg);
+	} else
 		la_page_remote_free(pg, (la_block_t *)p);
 }
 

@@ -266,11 +266,57 @@ void la_heap_free_slow(la_heap_t *h, la_page_t *pg)
 	la_heap_honour_flush(h);
 }
 
+/* ---- large span cache: freed large spans this thread may reuse without the
+ * pool lock. Bounded by LA_LARGE_CACHE_N entries and la_opt.large_cache bytes;
+ * the oldest entries go back to the pool first. */
+static void large_drop_oldest(la_heap_t *h)
+{
+	la_page_t *pg = h->large[0];
+	for (unsigned i = 1; i < h->large_n; i++)
+		h->large[i - 1] = h->large[i];
+	h->large_n--;
+	h->large_bytes -= pg->block_size;
+	pg->qstate = LA_Q_NONE;
+	la_span_free(pg);
+}
+
+bool la_heap_large_put(la_heap_t *h, la_page_t *pg)
+{
+	if (pg->block_size > la_opt.large_cache)
+		return false;
+	while (h->large_n && (h->large_n == LA_LARGE_CACHE_N ||
+			      h->large_bytes + pg->block_size > la_opt.large_cache))
+		large_drop_oldest(h);
+	pg->qstate = LA_Q_CACHED;
+	h->large[h->large_n++] = pg;
+	h->large_bytes += pg->block_size;
+	return true;
+}
+
+/* A cached span of at least `slices` and at most 25% more, newest first. */
+la_page_t *la_heap_large_get(la_heap_t *h, unsigned slices)
+{
+	for (unsigned i = h->large_n; i-- > 0;) {
+		la_page_t *pg = h->large[i];
+		if (pg->slice_count >= slices && pg->slice_count <= slices + slices / 4) {
+			for (unsigned k = i + 1; k < h->large_n; k++)
+				h->large[k - 1] = h->large[k];
+			h->large_n--;
+			h->large_bytes -= pg->block_size;
+			pg->qstate = LA_Q_NONE;
+			return pg;
+		}
+	}
+	return NULL;
+}
+
 /* Give every cached page back to the pool: retained empties and pages whose
  * blocks have all come back. Pages with live blocks stay. */
 void la_heap_flush(la_heap_t *h)
 {
 	drain_delayed(h);
+	while (h->large_n)
+		large_drop_oldest(h);
 	for (unsigned c = 0; c < LA_NCLASSES; c++) {
 		while (h->empty[c]) {
 			la_page_t *pg = h->empty[c];
@@ -337,6 +383,8 @@ la_heap_t *la_heap_attach(void)
 	}
 	h->full.head = h->full.tail = NULL;
 	h->idle_n = 0;
+	h->large_n = 0;
+	h->large_bytes = 0;
 	atomic_store_explicit(&h->delayed, NULL, memory_order_relaxed);
 	h->flush_epoch = atomic_load_explicit(&la_flush_epoch, memory_order_relaxed);
 	atomic_store_explicit(&h->attached, 1, memory_order_relaxed);
@@ -362,6 +410,8 @@ void la_heap_detach(la_heap_t *h)
 	for (unsigned g = 0; g < LA_DIRECT; g++)
 		h->direct[g] = &la_page_empty;
 	drain_delayed(h);
+	while (h->large_n)
+		large_drop_oldest(h);
 	for (unsigned c = 0; c < LA_NCLASSES; c++) {
 		while (h->empty[c]) {
 			la_page_t *pg = h->empty[c];

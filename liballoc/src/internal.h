@@ -82,7 +82,7 @@ typedef struct la_page {
 
 /* qstate: where the owner keeps the page. The free fast path leaves the page
  * alone unless it is FULL, or became empty while not the queue HEAD. */
-enum { LA_Q_NONE = 0, LA_Q_HEAD = 1, LA_Q_FULL = 2 };
+enum { LA_Q_NONE = 0, LA_Q_HEAD = 1, LA_Q_FULL = 2, LA_Q_CACHED = 3 /* large, in a heap's cache */ };
 #define LA_TF_FULL ((uintptr_t)1)
 
 enum { LA_SEG_NORMAL = 1, LA_SEG_HUGE = 2 };
@@ -134,6 +134,8 @@ typedef struct la_pqueue { la_page_t *head, *tail; } la_pqueue_t;
 /* An empty 512 KiB head page stays (so a malloc/free pair does not bounce it
  * through the pool) but at most this many per heap: the oldest goes back. */
 #define LA_IDLE_HEADS 2
+/* Large spans a thread keeps after freeing them (count; bytes in la_opt). */
+#define LA_LARGE_CACHE_N 8
 
 typedef struct la_heap {
 	la_page_t *direct[LA_DIRECT];
@@ -143,6 +145,9 @@ typedef struct la_heap {
 	la_page_t *empty[LA_NCLASSES];       /* retained empty pages (thread cache) */
 	uint16_t empty_cnt[LA_NCLASSES];
 	_Atomic(la_page_t *) delayed;        /* full pages a remote free un-fulled */
+	la_page_t *large[LA_LARGE_CACHE_N];   /* recently freed large spans, oldest first */
+	unsigned large_n;
+	size_t large_bytes;
 	uint8_t idle_heads[LA_IDLE_HEADS];   /* FIFO of classes whose 512 KiB head page emptied */
 	unsigned idle_n;
 	struct la_heap *next_free;           /* heap pool link (pool lock) */
@@ -177,6 +182,7 @@ typedef struct la_options {
 	size_t large_max;       /* LIBALLOC_HUGE_THRESHOLD */
 	unsigned tcache_pages;  /* LIBALLOC_TCACHE_PAGES */
 	int show_stats;         /* LIBALLOC_SHOW_STATS */
+	size_t large_cache;     /* LIBALLOC_LARGE_CACHE: bytes of large spans per thread */
 } la_options_t;
 extern LA_HIDDEN la_options_t la_opt;
 /* Per-size-class thread-cache capacity: empty pages a heap retains per class.
@@ -233,6 +239,8 @@ LA_HIDDEN void la_heap_detach(la_heap_t *h);             /* thread exit */
 LA_HIDDEN void *la_heap_alloc_cls(la_heap_t *h, unsigned cls);
 LA_HIDDEN void la_heap_free_slow(la_heap_t *h, la_page_t *pg); /* owner, after push */
 LA_HIDDEN void la_heap_flush(la_heap_t *h);
+LA_HIDDEN bool la_heap_large_put(la_heap_t *h, la_page_t *pg);  /* owner */
+LA_HIDDEN la_page_t *la_heap_large_get(la_heap_t *h, unsigned slices);
 LA_HIDDEN void la_heap_honour_flush(la_heap_t *h);
 extern LA_HIDDEN _Atomic(unsigned) la_flush_epoch;
 LA_HIDDEN void la_request_flush_all(void);               /* issue-5 entry point */

@@ -11,6 +11,7 @@ la_options_t la_opt = {
 	.large_max = LA_LARGE_MAX_DEFAULT,
 	.tcache_pages = 1,
 	.show_stats = 0,
+	.large_cache = (size_t)4 << 20,
 };
 
 _Atomic(uint16_t) la_tcache_cap[LA_NCLASSES];
@@ -97,6 +98,10 @@ void la_options_init(void)
 	x = la_opt.tcache_pages;
 	opt_size("LIBALLOC_TCACHE_PAGES", 0, 1000, &x);
 	la_opt.tcache_pages = (unsigned)x;
+
+	x = la_opt.large_cache;
+	opt_size("LIBALLOC_LARGE_CACHE", 0, (size_t)1 << 30, &x);
+	la_opt.large_cache = x;
 
 	x = (size_t)la_opt.show_stats;
 	opt_size("LIBALLOC_SHOW_STATS", 0, 1, &x);

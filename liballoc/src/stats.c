@@ -20,7 +20,10 @@ static void seg_acc(la_segment_t *s, void *arg)
 		la_page_t *pg = &s->pages[i];
 		unsigned n = pg->slice_count ? pg->slice_count : 1;
 		if (pg->kind == LA_PAGE_LARGE) {
-			st->bytes_in_use += pg->block_size;
+			if (__atomic_load_n(&pg->qstate, __ATOMIC_RELAXED) == LA_Q_CACHED)
+				st->bytes_thread_cached[LA_TIER_LARGE] += pg->block_size;
+			else
+				st->bytes_in_use += pg->block_size;
 		} else if (pg->kind == LA_PAGE_SMALL) {
 			uint64_t bs = pg->block_size;
 			uint32_t used = __atomic_load_n(&pg->used, __ATOMIC_RELAXED);
