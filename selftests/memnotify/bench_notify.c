@@ -4,9 +4,12 @@
  *
  * 1. INJECT: a thread injects records into an fd another thread sleeps on
  *    in poll(); latency = wakeup time - record timestamp.
- * 2. Pressure episodes: a child keeps most of RAM allocated and, per
- *    episode, allocates and touches more until told to give the episode's
- *    memory back.  The subscriber sleeps in poll() on /dev/memnotify and
+ * 2. Pressure episodes: a child keeps most of RAM allocated, including a
+ *    32 MB free-but-resident cache it reports with MEMNOTIFY_IOC_SET_CACHE
+ *    and releases (MADV_DONTNEED) as RECLAIM requests come in, like an
+ *    allocator would; per episode it allocates and touches more until
+ *    told to give the episode's memory back (and then refills its cache).
+ *    The subscriber sleeps in poll() on /dev/memnotify and
  *    on a PSI trigger on /proc/pressure/memory with the smallest window
  *    the kernel accepts (500 ms).  memnotify latency = wakeup time - the
  *    timestamp taken in the first shrinker call of the episode; PSI
@@ -16,11 +19,13 @@
  *    most once per window; memnotify rate-limits a level to once per
  *    rate_limit_ms).
  *
- * The swapless 256 MB VM has almost nothing to reclaim, and with the
- * default watermark_scale_factor (0.1% of RAM) kswapd wakes only about a
- * megabyte before the OOM killer.  The benchmark sets it to 10% for the
- * run so that each episode has room between the first shrinker call and
- * OOM, as a machine with reclaimable memory would.
+ * The swapless, diskless VM has nothing else the kernel could reclaim:
+ * kswapd would fail, go dormant after 16 fruitless runs and leave the
+ * OOM killer as the only way out.  The child therefore also keeps a 64 MB
+ * pool it has touched and then given away with MADV_FREE, as allocators
+ * do: the kernel reclaims such lazily freed pages without swap, so every
+ * episode is ordinary reclaim (the pool is touched and freed again
+ * between episodes).
  *
  * Usage: bench_notify [EPISODES [PSI_THRESHOLD_US]]  (defaults 120, 1000)
  * Needs root (INJECT, thresholds, PSI trigger below 2 s windows).  It takes
@@ -36,12 +41,14 @@
 #define CHUNK		(1ul << 20)
 #define HEADROOM	(48ul << 20)
 #define MAX_CHUNKS	4096
-#define WSF		"/proc/sys/vm/watermark_scale_factor"
+
+#define CACHE		(32ul << 20)
+#define POOL		(64ul << 20)
 
 struct shared {
 	volatile int cmd;	/* 0 idle, 1 allocate, 2 release, 3 exit */
-	volatile int state;	/* 0 idle, 1 allocating */
 	volatile int ready;
+	volatile unsigned long reclaimed;	/* cache pages given back */
 };
 
 static long page_size;
@@ -67,26 +74,80 @@ static void touch(char *p, size_t len)
 		p[off] = 1;
 }
 
+/* The hog's userspace cache and the thread that honours RECLAIM. */
+static struct {
+	char *mem;
+	size_t used;		/* bytes still resident, from the start */
+	pthread_mutex_t lock;
+	int fd;
+	struct shared *sh;
+} cache = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void *reclaimer(void *arg)
+{
+	struct memnotify_event ev;
+
+	(void)arg;
+	while (read(cache.fd, &ev, sizeof(ev)) == (ssize_t)sizeof(ev)) {
+		size_t len = ev.reclaim_pages * page_size;
+
+		if (ev.type != MEMNOTIFY_EVENT_RECLAIM)
+			continue;
+		pthread_mutex_lock(&cache.lock);
+		len = len < cache.used ? len : cache.used;
+		cache.used -= len;
+		madvise(cache.mem + cache.used, len, MADV_DONTNEED);
+		cache.sh->reclaimed += len / page_size;
+		pthread_mutex_unlock(&cache.lock);
+	}
+	return NULL;
+}
+
+static void cache_refill(void)
+{
+	__u64 bytes = CACHE;
+
+	pthread_mutex_lock(&cache.lock);
+	touch(cache.mem, CACHE);
+	cache.used = CACHE;
+	ioctl(cache.fd, MEMNOTIFY_IOC_SET_CACHE, &bytes);
+	pthread_mutex_unlock(&cache.lock);
+}
+
 static void __attribute__((noreturn)) hog(struct shared *sh)
 {
 	static char *chunks[MAX_CHUNKS];
 	long avail = mem_available_kb() * 1024;
-	size_t base = avail > (long)HEADROOM ? avail - HEADROOM : 0;
-	char *b = NULL;
+	size_t base = avail > (long)(HEADROOM + CACHE + POOL) ?
+		      avail - HEADROOM - CACHE - POOL : 0;
+	char *b, *pool;
+	pthread_t th;
 	int n = 0;
 
 	set_oom_score_adj(getpid(), 1000);
+	cache.sh = sh;
+	cache.fd = mn_open();
+	cache.mem = mmap(NULL, CACHE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pool = mmap(NULL, POOL, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (cache.fd < 0 || cache.mem == MAP_FAILED || pool == MAP_FAILED ||
+	    mn_set_mask(cache.fd, MEMNOTIFY_EVENT_RECLAIM) ||
+	    pthread_create(&th, NULL, reclaimer, NULL))
+		_exit(1);
 	if (base) {
 		b = mmap(NULL, base, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (b != MAP_FAILED)
 			touch(b, base);
 	}
+	cache_refill();
+	touch(pool, POOL);
+	madvise(pool, POOL, MADV_FREE);
 	sh->ready = 1;
 	for (;;) {
 		switch (sh->cmd) {
 		case 1:
-			sh->state = 1;
 			if (n < MAX_CHUNKS) {
 				chunks[n] = mmap(NULL, CHUNK, PROT_READ | PROT_WRITE,
 						 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -101,7 +162,9 @@ static void __attribute__((noreturn)) hog(struct shared *sh)
 		case 2:
 			while (n > 0)
 				munmap(chunks[--n], CHUNK);
-			sh->state = 0;
+			cache_refill();
+			touch(pool, POOL);
+			madvise(pool, POOL, MADV_FREE);
 			sh->cmd = 0;
 			break;
 		case 3:
@@ -181,7 +244,6 @@ int main(int argc, char **argv)
 	int psi_us = argc > 2 ? atoi(argv[2]) : 1000;
 	int n_inject = 1000, n_mn = 0, n_psi = 0, psi_missed = 0;
 	int mn_missed = 0, psi_before = 0, st, hog_died = 0;
-	long long old_wsf;
 	long total_pages = mem_total_pages();
 	struct memnotify_thresholds old_t, t = { 3, 2, 1, 0 };
 	int64_t *lat_inj, *lat_mn, *lat_psi;
@@ -221,8 +283,6 @@ int main(int argc, char **argv)
 	ioctl(fd, MEMNOTIFY_IOC_SET_THRESHOLDS, &t);
 	mn_set_mask(fd, MEMNOTIFY_EVENT_PRESSURE);
 
-	old_wsf = read_num(WSF);
-	write_num(WSF, 1000);
 	pid = fork();
 	if (pid == 0)
 		hog(sh);
@@ -290,8 +350,6 @@ int main(int argc, char **argv)
 	if (!hog_died)
 		waitpid(pid, &st, 0);
 	ioctl(fd, MEMNOTIFY_IOC_SET_THRESHOLDS, &old_t);
-	if (old_wsf > 0)
-		write_num(WSF, old_wsf);
 	if (hog_died || !sh->ready)
 		printf("allocating child died (OOM kill?) in episode %d\n", hog_died);
 
@@ -304,5 +362,7 @@ int main(int argc, char **argv)
 	snprintf(trig, sizeof(trig), "PSI some %dus/500ms (same call)", psi_us);
 	row(trig, lat_psi, n_psi, psi_missed);
 	printf("PSI fired before the first shrinker call in %d episodes\n", psi_before);
+	printf("the allocating child released %lu MB of its cache on RECLAIM requests\n",
+	       sh->reclaimed * page_size >> 20);
 	return 0;
 }
