@@ -49,10 +49,13 @@ bb=$(ls "$S/bin/busybox" "$S/usr/bin/busybox" 2>/dev/null | head -1 || true)
 ln -sf "$bb" "$S/busybox"
 
 # -idirafter keeps liburing's headers behind musl's and the UAPI headers.
+# Programs are linked stripped (-s): the images want no symbols, and
+# bookworm's riscv64 ld 2.40 crashes writing the symbol table of any static
+# program against trixie's musl 1.2.5.
 cat >"$cc" <<WRAP
 #!/bin/sh
 exec ${CROSS_COMPILE}gcc -specs "$S/musl.specs" -isystem "$S/uapi/include" \\
-	-idirafter "$S/usr/include" -L"$S/usr/lib/$GNU_TRIPLET" "\$@"
+	-idirafter "$S/usr/include" -L"$S/usr/lib/$GNU_TRIPLET" -s "\$@"
 WRAP
 chmod +x "$cc"
 touch "$S/.complete"
