@@ -27,12 +27,17 @@
  * episode is ordinary reclaim (the pool is touched and freed again
  * between episodes).
  *
- * Usage: bench_notify [EPISODES [PSI_THRESHOLD_US]]  (defaults 120, 1000)
+ * The episodes run twice: with the subscriber at normal priority and as a
+ * SCHED_FIFO task, as a memory-pressure daemon would be deployed.
+ *
+ * Usage: bench_notify [EPISODES [PSI_THRESHOLD_US]]  (defaults 100 per
+ * policy, 1000)
  * Needs root (INJECT, thresholds, PSI trigger below 2 s windows).  It takes
  * minutes under TCG, so it skips itself (kselftest exit code 4) unless
  * started from /bench, where `make bench-notify` puts it.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 
@@ -185,11 +190,11 @@ static int cmp_i64(const void *a, const void *b)
 static void row(const char *name, int64_t *v, int n, int missed)
 {
 	if (!n) {
-		printf("%-34s %6d %10s %10s %10s %8d\n", name, 0, "-", "-", "-", missed);
+		printf("%-40s %6d %10s %10s %10s %8d\n", name, 0, "-", "-", "-", missed);
 		return;
 	}
 	qsort(v, n, sizeof(*v), cmp_i64);
-	printf("%-34s %6d %10.1f %10.1f %10.1f %8d\n", name, n, v[n / 2] / 1e3,
+	printf("%-40s %6d %10.1f %10.1f %10.1f %8d\n", name, n, v[n / 2] / 1e3,
 	       v[(n * 99 + 99) / 100 - 1] / 1e3, v[n - 1] / 1e3, missed);
 }
 
@@ -238,69 +243,27 @@ static int bench_inject(int n, int64_t *lat)
 	return got;
 }
 
-int main(int argc, char **argv)
+struct pass {
+	int64_t *mn, *psi;
+	int n_mn, n_psi, mn_missed, psi_missed, psi_before, kswapd, direct;
+};
+
+/* Runs pressure episodes until done or the hog died; returns 0 if it died. */
+static int episodes_run(struct pass *ps, int episodes, int fd, int psi,
+			struct shared *sh, pid_t pid)
 {
-	int episodes = argc > 1 ? atoi(argv[1]) : 120;
-	int psi_us = argc > 2 ? atoi(argv[2]) : 1000;
-	int n_inject = 1000, n_mn = 0, n_psi = 0, psi_missed = 0;
-	int mn_missed = 0, psi_before = 0, st, hog_died = 0;
 	long total_pages = mem_total_pages();
-	struct memnotify_thresholds old_t, t = { 3, 2, 1, 0 };
-	int64_t *lat_inj, *lat_mn, *lat_psi;
-	char trig[64];
-	struct shared *sh;
-	int fd, psi;
-	pid_t pid;
+	int st;
 
-	if (strncmp(argv[0], "/bench/", 7)) {
-		printf("bench_notify: a benchmark, not a test; run it from /bench\n");
-		return 4;
-	}
-	page_size = sysconf(_SC_PAGESIZE);
-	lat_inj = calloc(n_inject, sizeof(int64_t));
-	lat_mn = calloc(episodes, sizeof(int64_t));
-	lat_psi = calloc(episodes, sizeof(int64_t));
-	sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (!lat_inj || !lat_mn || !lat_psi || sh == MAP_FAILED)
-		return 1;
-	set_oom_score_adj(getpid(), -1000);
-
-	n_inject = bench_inject(n_inject, lat_inj);
-
-	fd = mn_open_nb();
-	psi = open("/proc/pressure/memory", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0 || psi < 0) {
-		printf("# cannot open %s: %m\n", fd < 0 ? MN_DEV : "/proc/pressure/memory");
-		return 1;
-	}
-	snprintf(trig, sizeof(trig), "some %d 500000", psi_us);
-	if (write(psi, trig, strlen(trig) + 1) < 0) {
-		printf("# PSI trigger '%s': %m\n", trig);
-		return 1;
-	}
-	/* Thresholds out of the way: the shrinker is the first source. */
-	ioctl(fd, MEMNOTIFY_IOC_GET_THRESHOLDS, &old_t);
-	ioctl(fd, MEMNOTIFY_IOC_SET_THRESHOLDS, &t);
-	mn_set_mask(fd, MEMNOTIFY_EVENT_PRESSURE);
-
-	pid = fork();
-	if (pid == 0)
-		hog(sh);
-	while (!sh->ready && waitpid(pid, &st, WNOHANG) == 0)
-		usleep(10000);
-
-	for (int e = 0; e < episodes && sh->ready; e++) {
+	for (int e = 0; e < episodes; e++) {
 		uint64_t first = 0, start, now;
 		int psi_seen = 0, low = 0;
+		struct pollfd p = { .fd = psi, .events = POLLPRI };
 
 		usleep(700 * 1000);
 		mn_drain(fd);
-		{
-			struct pollfd p = { .fd = psi, .events = POLLPRI };
-
-			while (poll(&p, 1, 0) == 1)	/* stale PSI event */
-				usleep(100 * 1000);
-		}
+		while (poll(&p, 1, 0) == 1)	/* stale PSI event */
+			usleep(100 * 1000);
 		start = now_ns();
 		sh->cmd = 1;
 		for (;;) {
@@ -315,15 +278,19 @@ int main(int argc, char **argv)
 			if (r > 0 && (pfd[1].revents & POLLPRI) && !psi_seen) {
 				psi_seen = 1;
 				if (first)
-					lat_psi[n_psi++] = now - first;
+					ps->psi[ps->n_psi++] = now - first;
 				else
-					psi_before++;
+					ps->psi_before++;
 			}
 			if (r > 0 && (pfd[0].revents & POLLIN)) {
 				while (read(fd, &ev, sizeof(ev)) == (ssize_t)sizeof(ev)) {
 					if (!first && ev.source == MEMNOTIFY_SOURCE_SHRINKER) {
 						first = ev.timestamp_ns;
-						lat_mn[n_mn++] = now - first;
+						ps->mn[ps->n_mn++] = now - first;
+						if (ev.level == MEMNOTIFY_LEVEL_LOW)
+							ps->kswapd++;
+						else
+							ps->direct++;
 					}
 					if (ev.avail_pages * 25 < (__u64)total_pages)
 						low = 1;
@@ -334,34 +301,104 @@ int main(int argc, char **argv)
 				break;
 		}
 		if (!first)
-			mn_missed++;
+			ps->mn_missed++;
 		else if (!psi_seen)
-			psi_missed++;
+			ps->psi_missed++;
 		sh->cmd = 2;
-		while (sh->cmd == 2 && !hog_died)
-			if (waitpid(pid, &st, WNOHANG) == pid)
-				hog_died = e + 1;
-			else
-				usleep(1000);
-		if (hog_died)
-			break;
+		while (sh->cmd == 2) {
+			if (waitpid(pid, &st, WNOHANG) == pid) {
+				printf("allocating child died (OOM kill?) in episode %d\n", e + 1);
+				return 0;
+			}
+			usleep(1000);
+		}
 	}
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const pass_name[2] = { "SCHED_OTHER", "SCHED_FIFO 10" };
+	int episodes = argc > 1 ? atoi(argv[1]) : 100;
+	int psi_us = argc > 2 ? atoi(argv[2]) : 1000;
+	struct memnotify_thresholds old_t, t = { 3, 2, 1, 0 };
+	struct sched_param sp = { .sched_priority = 10 };
+	int n_inject = 1000, alive = 1, st, fd, psi;
+	struct pass ps[2] = { { 0 } };
+	char trig[64], name[64];
+	int64_t *lat_inj;
+	struct shared *sh;
+	pid_t pid;
+
+	if (strncmp(argv[0], "/bench/", 7)) {
+		printf("bench_notify: a benchmark, not a test; run it from /bench\n");
+		return 4;
+	}
+	page_size = sysconf(_SC_PAGESIZE);
+	lat_inj = calloc(n_inject, sizeof(int64_t));
+	for (int i = 0; i < 2; i++) {
+		ps[i].mn = calloc(episodes, sizeof(int64_t));
+		ps[i].psi = calloc(episodes, sizeof(int64_t));
+		if (!ps[i].mn || !ps[i].psi)
+			return 1;
+	}
+	sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (!lat_inj || sh == MAP_FAILED)
+		return 1;
+	set_oom_score_adj(getpid(), -1000);
+
+	n_inject = bench_inject(n_inject, lat_inj);
+
+	fd = mn_open_nb();
+	psi = open("/proc/pressure/memory", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || psi < 0) {
+		printf("cannot open %s: %m\n", fd < 0 ? MN_DEV : "/proc/pressure/memory");
+		return 1;
+	}
+	snprintf(trig, sizeof(trig), "some %d 500000", psi_us);
+	if (write(psi, trig, strlen(trig) + 1) < 0) {
+		printf("PSI trigger '%s': %m\n", trig);
+		return 1;
+	}
+	/* Thresholds out of the way: the shrinker is the first source. */
+	ioctl(fd, MEMNOTIFY_IOC_GET_THRESHOLDS, &old_t);
+	ioctl(fd, MEMNOTIFY_IOC_SET_THRESHOLDS, &t);
+	mn_set_mask(fd, MEMNOTIFY_EVENT_PRESSURE);
+
+	pid = fork();
+	if (pid == 0)
+		hog(sh);
+	while (!sh->ready && waitpid(pid, &st, WNOHANG) == 0)
+		usleep(10000);
+	alive = sh->ready;
+
+	/* The subscriber first at normal priority, then as a real-time task. */
+	for (int i = 0; i < 2 && alive; i++) {
+		if (i == 1 && sched_setscheduler(0, SCHED_FIFO, &sp))
+			break;
+		alive = episodes_run(&ps[i], episodes, fd, psi, sh, pid);
+	}
+	sp.sched_priority = 0;
+	sched_setscheduler(0, SCHED_OTHER, &sp);
 	sh->cmd = 3;
-	if (!hog_died)
+	if (alive)
 		waitpid(pid, &st, 0);
 	ioctl(fd, MEMNOTIFY_IOC_SET_THRESHOLDS, &old_t);
-	if (hog_died || !sh->ready)
-		printf("allocating child died (OOM kill?) in episode %d\n", hog_died);
 
-	printf("memnotify wakeup latency, %d pressure episodes, %ld MB RAM\n",
-	       episodes, total_pages * page_size >> 20);
-	printf("%-34s %6s %10s %10s %10s %8s\n", "source -> subscriber wakeup", "n",
+	printf("memnotify wakeup latency: %d pressure episodes per subscriber policy, %ld MB RAM\n",
+	       episodes, mem_total_pages() * page_size >> 20);
+	printf("%-40s %6s %10s %10s %10s %8s\n", "source -> subscriber wakeup", "n",
 	       "median_us", "p99_us", "max_us", "missed");
-	row("memnotify INJECT", lat_inj, n_inject, 1000 - n_inject);
-	row("memnotify first shrinker call", lat_mn, n_mn, mn_missed);
-	snprintf(trig, sizeof(trig), "PSI some %dus/500ms (same call)", psi_us);
-	row(trig, lat_psi, n_psi, psi_missed);
-	printf("PSI fired before the first shrinker call in %d episodes\n", psi_before);
+	row("memnotify INJECT (SCHED_OTHER)", lat_inj, n_inject, 1000 - n_inject);
+	for (int i = 0; i < 2; i++) {
+		snprintf(name, sizeof(name), "memnotify 1st shrinker call (%s)", pass_name[i]);
+		row(name, ps[i].mn, ps[i].n_mn, ps[i].mn_missed);
+		snprintf(name, sizeof(name), "PSI some %dus/500ms (%s)", psi_us, pass_name[i]);
+		row(name, ps[i].psi, ps[i].n_psi, ps[i].psi_missed);
+	}
+	for (int i = 0; i < 2; i++)
+		printf("%s: first call from kswapd %d, direct reclaim %d; PSI before it %d\n",
+		       pass_name[i], ps[i].kswapd, ps[i].direct, ps[i].psi_before);
 	printf("the allocating child released %lu MB of its cache on RECLAIM requests\n",
 	       sh->reclaimed * page_size >> 20);
 	return 0;
