@@ -90,7 +90,7 @@ static void *larson_thread(void *arg)
 {
 	long id = (long)arg;
 	uint64_t s = 12345 + (uint64_t)id;
-	long rounds = N(40), per = 25000;
+	long rounds = N(16), per = 150000;
 	for (long r = 0; r < rounds; r++) {
 		void **sl = lslots[(id + r) % LT];
 		for (long i = 0; i < per; i++) {
@@ -100,7 +100,7 @@ static void *larson_thread(void *arg)
 			sl[k] = malloc(n);
 			touch(sl[k], n);
 		}
-		if (id == 0 && r % 2 == 0)
+		if (id == 0)
 			checkpoint();
 		pthread_barrier_wait(&lbar);
 	}

@@ -49,6 +49,7 @@ void la_init_slow(void)
 	if (atomic_compare_exchange_strong(&init_state, &expected, 1)) {
 		la_classes_init();
 		la_options_init();
+		(void)la_os_page_size(); /* cache it before any thread can race on it */
 		atomic_store_explicit(&la_initialized, 1, memory_order_release);
 		/* From here malloc works; these two may allocate (they don't on
 		 * glibc or musl, but recursion would be safe). */
