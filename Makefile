@@ -36,8 +36,6 @@ DEPS := gcc g++ make clang python3 xz-utils rsync flex bison bc kmod \
 	busybox-static liburing-dev qemu-system-x86 qemu-system-arm \
 	qemu-system-misc opensbi libmimalloc-dev libjemalloc-dev \
 	libgoogle-perftools-dev hyperfine gnuplot-nox
-# liballoc's static musl tests join the images once they build for every arch.
-ROOTFS_LIBALLOC ?= 0
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 SELFTEST_CFLAGS := -std=gnu11 -O2 -s -D_GNU_SOURCE -Wall -Wextra -Werror \
@@ -48,7 +46,7 @@ TEST_SRCS := $(foreach f,$(SELFTEST_SRCS),$(if $(call is_bench,$(f)),,$(f)))
 BENCH_SRCS := $(foreach f,$(SELFTEST_SRCS),$(if $(call is_bench,$(f)),$(f)))
 
 .PHONY: all module liballoc deps help clean kernel kernels module-target \
-	checkpatch bench-notify rootfs rootfs-size qemu-test qemu-test-all qemu-shell check check-host demo FORCE
+	checkpatch bench-notify bench-alloc rootfs rootfs-size qemu-test qemu-test-all qemu-shell check check-host demo FORCE
 .DEFAULT_GOAL := all
 
 all: module liballoc
@@ -63,6 +61,7 @@ help:
 	@echo "make qemu-shell   ARCH=... KERNEL=...: a shell in the 'standard' image"
 	@echo "make rootfs-size  image sizes per arch and variant"
 	@echo "make bench-notify memnotify's delivery latency vs PSI, in the x86_64 VM"
+	@echo "make bench-alloc  liballoc vs glibc, musl, mimalloc, jemalloc, tcmalloc on this host"
 	@echo "KDIR=/path/to/kernel/build builds the module against another kernel tree"
 
 # ---- the host build -------------------------------------------------------
@@ -72,7 +71,7 @@ module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
 
 liballoc:
-	@test -f liballoc/Makefile || exit 0; $(MAKE) -C liballoc O=$(CURDIR)/$(B)/liballoc/host
+	$(MAKE) -C liballoc O=$(CURDIR)/$(B)/liballoc/host
 
 deps:
 	@missing=; for p in $(DEPS); do \
@@ -131,13 +130,12 @@ $(B)/$(1)/minimal.cpio.gz: $(B)/$(1)/init $$($(1)-tests) FORCE
 	@cp $(B)/$(1)/init $(B)/$(1)/stage-minimal/init
 	@cd $(B)/$(1) && for t in $$(patsubst $(B)/$(1)/%,%,$$($(1)-tests)); do \
 		mkdir -p stage-minimal/$$$$(dirname $$$$t) && cp $$$$t stage-minimal/$$$$t; done
-	@if [ "$(ROOTFS_LIBALLOC)" = 1 ]; then \
-		$(MAKE) -s -C liballoc TARGET=musl CC=$(call musl_cc,$(1)) KSFT_DIR=$(KSFT_DIR) \
-			O=$(CURDIR)/$(B)/$(1)/liballoc tests && \
-		mkdir -p $(B)/$(1)/stage-minimal/tests/liballoc && \
-		find $(B)/$(1)/liballoc/tests -maxdepth 1 -type f -perm -u+x \
-			-exec cp {} $(B)/$(1)/stage-minimal/tests/liballoc/ \; ; \
-	fi
+	@$(MAKE) -s -C liballoc TARGET=musl CC=$(call musl_cc,$(1)) AR=$(CACHE)/sysroot/$(1)/bin/musl-ar \
+		KSFT_DIR=$(KSFT_DIR) UAPI_INC=$(CACHE)/sysroot/$(1)/uapi/include \
+		O=$(CURDIR)/$(B)/$(1)/liballoc tests
+	@mkdir -p $(B)/$(1)/stage-minimal/tests/liballoc
+	@find $(B)/$(1)/liballoc/tests -maxdepth 1 -type f -perm -u+x \
+		-exec cp {} $(B)/$(1)/stage-minimal/tests/liballoc/ \;
 	@rootfs/mkimage.sh $$@ $(B)/$(1)/stage-minimal
 
 # bench: init and the benchmark programs only, run from /bench.
@@ -193,7 +191,12 @@ bench-notify: $(B)/x86_64/bench.cpio.gz $(B)/x86_64-6.1/modules.cpio.gz
 # ---- the README's two commands ---------------------------------------------
 
 check-host: liballoc
-	@test -f liballoc/Makefile || exit 0; $(MAKE) -C liballoc O=$(CURDIR)/$(B)/liballoc/host check
+	$(MAKE) -C liballoc O=$(CURDIR)/$(B)/liballoc/host check
+
+# liballoc against glibc, musl, mimalloc, jemalloc and tcmalloc on this host
+# (a benchmark: it prints a table, see liballoc/README.md).
+bench-alloc: liballoc
+	$(MAKE) -C liballoc O=$(CURDIR)/$(B)/liballoc/host bench
 
 # Kernel style of the module and its ABI header, by the kernel's own script.
 checkpatch: $(KSFT_DIR)/kselftest_harness.h

@@ -15,6 +15,8 @@ for t in "$@"; do
 	else
 		krel=- p=0 f=1 s=0 boot=- verdict="FAIL (did not boot)"
 	fi
+	# A failed run counts as at least one failure, whatever its tests said.
+	[ "$verdict" != pass ] && [ "$f" = 0 ] && f=1
 	printf '%-16s %-22s %7s %7s %8s %11ss  %s\n' "$t" "$krel" "$p" "$f" "$s" "$boot" "$verdict"
 	tp=$((tp + p)) tf=$((tf + f)) ts=$((ts + s))
 done

@@ -8,7 +8,8 @@
 # unpacked with dpkg-deb -x, the kernel UAPI headers from the source line
 # matching that suite (UAPI_LINE),
 # and bin/musl-cc: the host's (cross) gcc with musl's specs pointed at the
-# sysroot, so `musl-cc -static x.c -luring` builds a Kimigayo program.
+# sysroot, so `musl-cc -static x.c -luring` builds a Kimigayo program
+# (bin/musl-ar: the matching ar).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../qemu/targets.sh"
@@ -19,7 +20,25 @@ cc=$S/bin/musl-cc
 mkdir -p "$CACHE/sysroot"
 exec 9>"$CACHE/sysroot/.lock-$T_ARCH"
 flock 9
-if [ -x "$cc" ] && [ -f "$S/.complete" ]; then
+# The wrappers are cheap: (re)write them on every call.
+write_wrappers() {
+	mkdir -p "$S/bin"
+	# -idirafter keeps liburing's headers behind musl's and the UAPI headers.
+	# Programs are linked stripped (-s): the images want no symbols, and
+	# bookworm's riscv64 ld 2.40 crashes writing the symbol table of any static
+	# program against trixie's musl 1.2.5.
+	cat >"$cc.tmp" <<WRAP
+#!/bin/sh
+exec ${CROSS_COMPILE}gcc -specs "$S/musl.specs" -isystem "$S/uapi/include" \\
+	-idirafter "$S/usr/include" -L"$S/usr/lib/$GNU_TRIPLET" -s "\$@"
+WRAP
+	chmod +x "$cc.tmp" && mv "$cc.tmp" "$cc"
+	printf '#!/bin/sh\nexec %sar "$@"\n' "$CROSS_COMPILE" >"$S/bin/musl-ar"
+	chmod +x "$S/bin/musl-ar"
+}
+
+if [ -f "$S/.complete" ]; then
+	write_wrappers
 	echo "$cc"
 	exit 0
 fi
@@ -48,15 +67,6 @@ bb=$(ls "$S/bin/busybox" "$S/usr/bin/busybox" 2>/dev/null | head -1 || true)
 [ -n "$bb" ] || die "no busybox binary in the $T_ARCH busybox-static package"
 ln -sf "$bb" "$S/busybox"
 
-# -idirafter keeps liburing's headers behind musl's and the UAPI headers.
-# Programs are linked stripped (-s): the images want no symbols, and
-# bookworm's riscv64 ld 2.40 crashes writing the symbol table of any static
-# program against trixie's musl 1.2.5.
-cat >"$cc" <<WRAP
-#!/bin/sh
-exec ${CROSS_COMPILE}gcc -specs "$S/musl.specs" -isystem "$S/uapi/include" \\
-	-idirafter "$S/usr/include" -L"$S/usr/lib/$GNU_TRIPLET" -s "\$@"
-WRAP
-chmod +x "$cc"
+write_wrappers
 touch "$S/.complete"
 echo "$cc"
