@@ -15,7 +15,7 @@
 extern "C" {
 #endif
 
-#define LA_STATS_VERSION 1
+#define LA_STATS_VERSION 2
 
 /* Size-class tiers used for the per-tier cached-byte counters. */
 enum la_tier {
@@ -51,7 +51,25 @@ struct la_stats {
 	uint64_t count_madvise;
 	uint64_t count_mremap;
 	uint64_t count_flush_requests; /* la_flush_all() generations so far */
+
+	/* version 2: the memory-pressure monitor (LIBALLOC_MONITOR) */
+	uint64_t monitor_source;       /* enum la_monitor_source: where events come from */
+	uint64_t monitor_wait;         /* enum la_monitor_wait: how the monitor sleeps */
+	uint64_t monitor_events;       /* events handled (pressure, reclaim, idle, active) */
+	uint64_t monitor_released;     /* bytes the monitor returned to the OS on events */
+	uint64_t monitor_reported;     /* last free-but-resident bytes reported to the kernel */
+	uint64_t monitor_last_latency_ns; /* last event: raised -> memory released */
+	uint64_t decay_released;       /* bytes returned by time decay */
+	uint64_t tcache_cap_sum;       /* sum of per-class thread-cache capacities (adaptive) */
 };
+
+enum la_monitor_source {
+	LA_MONITOR_NONE = 0,      /* not started (yet), or LIBALLOC_MONITOR=off */
+	LA_MONITOR_DECAY = 1,     /* no event source: time decay only */
+	LA_MONITOR_PSI = 2,       /* PSI trigger on /proc/pressure/memory */
+	LA_MONITOR_MEMNOTIFY = 3, /* /dev/memnotify */
+};
+enum la_monitor_wait { LA_WAIT_NONE = 0, LA_WAIT_POLL = 1, LA_WAIT_URING = 2 };
 
 /* Fill *st (see struct comment). Returns 0, or -1 if st is NULL or st->size
  * is smaller than the version/size header. */
@@ -73,6 +91,18 @@ size_t la_trim(size_t target_bytes);
 
 /* Print la_stats to stderr in one block (no allocation). */
 void la_print_stats(void);
+
+/* Start the memory-pressure monitor now (it otherwise starts on the first
+ * allocation slow path). Returns the la_monitor_source in use, or 0 when
+ * LIBALLOC_MONITOR=off. Idempotent. */
+int la_monitor_start(void);
+
+/* Test hook (the scripted event source): hand the monitor one synthetic
+ * event, as if read from /dev/memnotify. type/level are MEMNOTIFY_EVENT_* /
+ * MEMNOTIFY_LEVEL_* values, pages the RECLAIM request. Returns 0 once
+ * queued (the reaction follows asynchronously; watch monitor_events), -1 if
+ * the monitor is off. */
+int la_monitor_inject(uint32_t type, uint32_t level, uint64_t pages);
 
 #ifdef __cplusplus
 }

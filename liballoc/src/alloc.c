@@ -48,6 +48,8 @@ void *la_malloc_generic(size_t n, size_t align)
 		}
 	}
 	la_heap_honour_flush(h);
+	if (LA_UNLIKELY(atomic_load_explicit(&la_monitor_pending, memory_order_relaxed)))
+		la_monitor_start_lazy();
 	if (n <= LA_MEDIUM_MAX && align <= LA_ALIGN_MIN)
 		p = la_heap_alloc_cls(h, la_size_class(n));
 	else if (n <= la_opt.large_max)

@@ -17,6 +17,21 @@ static la_heap_t *heap_free_list, *heap_all;
 static la_heap_t *heap_chunk;
 static unsigned heap_chunk_left;
 
+_Atomic(uint32_t) la_class_refills[LA_NCLASSES];
+
+/* ---- cache lock (see la_heap_t.cache_lock): a spin flag, uncontended in
+ * practice (the monitor holds it for a few pointer moves). ---- */
+static inline void cache_lock(la_heap_t *h)
+{
+	while (atomic_exchange_explicit(&h->cache_lock, 1, memory_order_acquire))
+		sched_yield();
+}
+
+static inline void cache_unlock(la_heap_t *h)
+{
+	atomic_store_explicit(&h->cache_lock, 0, memory_order_release);
+}
+
 /* ---- page lists (owner only) ---- */
 /* Class queues keep qstate HEAD on their head and NONE elsewhere; the full
  * list marks FULL. */
@@ -111,13 +126,17 @@ static void page_release(la_page_t *pg)
 static void page_retire(la_heap_t *h, la_page_t *pg)
 {
 	unsigned c = pg->cls;
+	bool keep = false;
+	cache_lock(h);
 	if (h->empty_cnt[c] < atomic_load_explicit(&la_tcache_cap[c], memory_order_relaxed)) {
 		pg->next = h->empty[c];
 		h->empty[c] = pg;
 		h->empty_cnt[c]++;
-	} else {
-		page_release(pg);
+		keep = true;
 	}
+	cache_unlock(h);
+	if (!keep)
+		page_release(pg);
 }
 
 /* Put pg (on no list) on the full list. Returns false if a remote free arrived
@@ -194,15 +213,24 @@ void *la_heap_alloc_cls(la_heap_t *h, unsigned cls)
 			break;
 		drain_delayed(h);
 	}
-	if ((pg = h->empty[cls]) != NULL) {
-		h->empty[cls] = pg->next;
-		h->empty_cnt[cls]--;
+	if (h->empty[cls]) {
+		cache_lock(h);
+		if ((pg = h->empty[cls]) != NULL) {
+			h->empty[cls] = pg->next;
+			h->empty_cnt[cls]--;
+		}
+		cache_unlock(h);
+	} else {
+		pg = NULL;
+	}
+	if (pg) {
 		if (!pg->free)
 			la_page_extend(pg);
 	} else if ((pg = adopt(h, cls)) != NULL) {
 		if (!pg->free)
 			la_page_extend(pg);
 	} else {
+		atomic_fetch_add_explicit(&la_class_refills[cls], 1, memory_order_relaxed);
 		uint32_t bs = la_class_size[cls];
 		unsigned slices = bs <= LA_SMALL_PAGE_MAX ? 1 : LA_MEDIUM_PAGE_SLICES;
 		pg = la_span_alloc(slices, LA_PAGE_SMALL, bs, (uint8_t)cls);
@@ -269,7 +297,9 @@ void la_heap_free_slow(la_heap_t *h, la_page_t *pg)
 /* ---- large span cache: freed large spans this thread may reuse without the
  * pool lock. Bounded by LA_LARGE_CACHE_N entries and la_opt.large_cache bytes;
  * the oldest entries go back to the pool first. */
-static void large_drop_oldest(la_heap_t *h)
+/* Caller holds the cache lock; returns the span for the caller to free
+ * after unlocking. */
+static la_page_t *large_pop_oldest(la_heap_t *h)
 {
 	la_page_t *pg = h->large[0];
 	for (unsigned i = 1; i < h->large_n; i++)
@@ -277,25 +307,34 @@ static void large_drop_oldest(la_heap_t *h)
 	h->large_n--;
 	h->large_bytes -= pg->block_size;
 	pg->qstate = LA_Q_NONE;
-	la_span_free(pg);
+	return pg;
 }
 
 bool la_heap_large_put(la_heap_t *h, la_page_t *pg)
 {
 	if (pg->block_size > la_opt.large_cache)
 		return false;
+	la_page_t *drop[LA_LARGE_CACHE_N];
+	unsigned nd = 0;
+	cache_lock(h);
 	while (h->large_n && (h->large_n == LA_LARGE_CACHE_N ||
 			      h->large_bytes + pg->block_size > la_opt.large_cache))
-		large_drop_oldest(h);
+		drop[nd++] = large_pop_oldest(h);
 	pg->qstate = LA_Q_CACHED;
 	h->large[h->large_n++] = pg;
 	h->large_bytes += pg->block_size;
+	cache_unlock(h);
+	while (nd)
+		la_span_free(drop[--nd]);
 	return true;
 }
 
 /* A cached span of at least `slices` and at most 25% more, newest first. */
 la_page_t *la_heap_large_get(la_heap_t *h, unsigned slices)
 {
+	if (!h->large_n)
+		return NULL;
+	cache_lock(h);
 	for (unsigned i = h->large_n; i-- > 0;) {
 		la_page_t *pg = h->large[i];
 		if (pg->slice_count >= slices && pg->slice_count <= slices + slices / 4) {
@@ -304,10 +343,65 @@ la_page_t *la_heap_large_get(la_heap_t *h, unsigned slices)
 			h->large_n--;
 			h->large_bytes -= pg->block_size;
 			pg->qstate = LA_Q_NONE;
+			cache_unlock(h);
 			return pg;
 		}
 	}
+	cache_unlock(h);
 	return NULL;
+}
+
+/* Detach the whole retained-empty list of class c (cache lock held). */
+static la_page_t *empty_take(la_heap_t *h, unsigned c, unsigned keep)
+{
+	la_page_t *list = NULL;
+	while (h->empty_cnt[c] > keep) {
+		la_page_t *pg = h->empty[c];
+		h->empty[c] = pg->next;
+		h->empty_cnt[c]--;
+		pg->next = list;
+		list = pg;
+	}
+	return list;
+}
+
+static size_t release_list(la_page_t *pg)
+{
+	size_t bytes = 0;
+	while (pg) {
+		la_page_t *nx = pg->next;
+		bytes += (size_t)pg->slice_count << LA_SLICE_SHIFT;
+		page_release(pg);
+		pg = nx;
+	}
+	return bytes;
+}
+
+size_t la_heap_take_cache(la_heap_t *h, int keep, bool large_too)
+{
+	size_t bytes = 0;
+	for (unsigned c = 0; c < LA_NCLASSES; c++) {
+		if (!__atomic_load_n(&h->empty_cnt[c], __ATOMIC_RELAXED))
+			continue;
+		unsigned k = keep < 0 ? atomic_load_explicit(&la_tcache_cap[c], memory_order_relaxed)
+				      : (unsigned)keep;
+		cache_lock(h);
+		la_page_t *list = empty_take(h, c, k);
+		cache_unlock(h);
+		bytes += release_list(list);
+	}
+	if (large_too) {
+		for (;;) {
+			cache_lock(h);
+			la_page_t *pg = h->large_n ? large_pop_oldest(h) : NULL;
+			cache_unlock(h);
+			if (!pg)
+				break;
+			bytes += pg->block_size;
+			la_span_free(pg);
+		}
+	}
+	return bytes;
 }
 
 /* Give every cached page back to the pool: retained empties and pages whose
@@ -315,15 +409,8 @@ la_page_t *la_heap_large_get(la_heap_t *h, unsigned slices)
 void la_heap_flush(la_heap_t *h)
 {
 	drain_delayed(h);
-	while (h->large_n)
-		large_drop_oldest(h);
+	la_heap_take_cache(h, 0, true);
 	for (unsigned c = 0; c < LA_NCLASSES; c++) {
-		while (h->empty[c]) {
-			la_page_t *pg = h->empty[c];
-			h->empty[c] = pg->next;
-			page_release(pg);
-		}
-		h->empty_cnt[c] = 0;
 		la_page_t *pg = h->queue[c].head, *nx;
 		for (; pg; pg = nx) {
 			nx = pg->next;
@@ -410,15 +497,8 @@ void la_heap_detach(la_heap_t *h)
 	for (unsigned g = 0; g < LA_DIRECT; g++)
 		h->direct[g] = &la_page_empty;
 	drain_delayed(h);
-	while (h->large_n)
-		large_drop_oldest(h);
+	la_heap_take_cache(h, 0, true);
 	for (unsigned c = 0; c < LA_NCLASSES; c++) {
-		while (h->empty[c]) {
-			la_page_t *pg = h->empty[c];
-			h->empty[c] = pg->next;
-			page_release(pg);
-		}
-		h->empty_cnt[c] = 0;
 		la_page_t *pg;
 		while ((pg = h->queue[c].head) != NULL) {
 			q_remove(&h->queue[c], pg);

@@ -41,6 +41,9 @@ static void fork_child(void)
 	pthread_mutex_init(&la_pool_lock, NULL);
 	pthread_mutex_init(&la_abandoned_lock, NULL);
 	pthread_mutex_init(&la_heaps_lock, NULL);
+	/* fork_prepare held la_heaps_lock, so the monitor held no cache lock
+	 * (it takes them only inside la_heaps_foreach). */
+	la_monitor_fork_child();
 }
 
 void la_init_slow(void)

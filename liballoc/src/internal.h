@@ -153,6 +153,10 @@ typedef struct la_heap {
 	struct la_heap *next_free;           /* heap pool link (pool lock) */
 	struct la_heap *all_next;            /* registry of every heap ever made */
 	_Atomic(int) attached;               /* 1 while a thread owns it */
+	/* Guards empty[]/empty_cnt[] and large[]/large_n/large_bytes between
+	 * the owner (slow paths only) and the monitor, which may take cached
+	 * pages away. Held only to relink lists, never across an OS call. */
+	_Atomic(int) cache_lock;
 } la_heap_t;
 
 extern LA_HIDDEN la_page_t la_page_empty;
@@ -183,7 +187,13 @@ typedef struct la_options {
 	unsigned tcache_pages;  /* LIBALLOC_TCACHE_PAGES */
 	int show_stats;         /* LIBALLOC_SHOW_STATS */
 	size_t large_cache;     /* LIBALLOC_LARGE_CACHE: bytes of large spans per thread */
+	int monitor;            /* LIBALLOC_MONITOR: LA_MODE_* */
+	int uring;              /* LIBALLOC_URING: 0 forces poll(2) */
+	int verbose;            /* LIBALLOC_VERBOSE */
+	long decay_ms;          /* LIBALLOC_DECAY_MS; -1 disables */
+	int adaptive;           /* LIBALLOC_ADAPTIVE: per-class tcache sizing */
 } la_options_t;
+enum { LA_MODE_OFF = 0, LA_MODE_AUTO, LA_MODE_MEMNOTIFY, LA_MODE_PSI };
 extern LA_HIDDEN la_options_t la_opt;
 /* Per-size-class thread-cache capacity: empty pages a heap retains per class.
  * A variable (not a constant) so a later monitor can adapt it at run time. */
@@ -246,6 +256,14 @@ extern LA_HIDDEN _Atomic(unsigned) la_flush_epoch;
 LA_HIDDEN void la_request_flush_all(void);               /* issue-5 entry point */
 extern LA_HIDDEN pthread_mutex_t la_heaps_lock;
 LA_HIDDEN void la_heaps_foreach(void (*fn)(la_heap_t *, void *), void *arg);
+/* Monitor side (any thread): give h's retained empty pages beyond keep pages
+ * per class (keep < 0: the class's la_tcache_cap) and, if large_too, its
+ * cached large spans to the pool. Never touches pages reachable from the
+ * owner's fast paths. Returns the bytes moved to the pool. */
+LA_HIDDEN size_t la_heap_take_cache(la_heap_t *h, int keep, bool large_too);
+/* Count of pages taken from the pool per class by the allocation slow path
+ * (adaptive sizing reads it). */
+extern LA_HIDDEN _Atomic(uint32_t) la_class_refills[LA_NCLASSES];
 
 /* ---- large objects (alloc.c callers) ------------------------------------- */
 LA_HIDDEN void *la_large_alloc(size_t n, size_t align);
@@ -259,6 +277,19 @@ static inline void la_ensure_init(void)
 		la_init_slow();
 }
 LA_HIDDEN la_heap_t *la_thread_heap_slow(void); /* attach heap to this thread */
+
+/* ---- memory-pressure monitor (monitor*.c, react.c, decay.c, adaptive.c) ----
+ * A background thread, started on the first allocation slow path when
+ * la_monitor_pending is set. It never allocates through malloc and never
+ * holds a lock the fast paths take. */
+extern LA_HIDDEN _Atomic(int) la_monitor_pending;
+LA_HIDDEN void la_monitor_start_lazy(void);
+LA_HIDDEN void la_monitor_fork_child(void);      /* atfork child handler */
+LA_HIDDEN void la_monitor_stats(struct la_stats *st);
+/* span allocations + frees of the pool so far (decay's activity signal) */
+extern LA_HIDDEN _Atomic(uint64_t) la_pool_ops;
+LA_HIDDEN uint64_t la_now_ns(void);
+LA_HIDDEN char *la_fmt_u64(char *p, uint64_t v);
 
 /* ---- generic alloc entry (alloc.c) ---------------------------------------- */
 LA_HIDDEN void *la_malloc_generic(size_t n, size_t align);

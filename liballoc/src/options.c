@@ -12,6 +12,11 @@ la_options_t la_opt = {
 	.tcache_pages = 1,
 	.show_stats = 0,
 	.large_cache = (size_t)4 << 20,
+	.monitor = LA_MODE_AUTO,
+	.uring = 1,
+	.verbose = 0,
+	.decay_ms = 5000,
+	.adaptive = 1,
 };
 
 _Atomic(uint16_t) la_tcache_cap[LA_NCLASSES];
@@ -103,9 +108,42 @@ void la_options_init(void)
 	opt_size("LIBALLOC_LARGE_CACHE", 0, (size_t)1 << 30, &x);
 	la_opt.large_cache = x;
 
+	const char *v = env_lookup("LIBALLOC_MONITOR");
+	if (v) {
+		static const char *const modes[] = { "off", "auto", "memnotify", "psi" };
+		unsigned m = 0;
+		while (m < 4 && strcmp(v, modes[m]))
+			m++;
+		if (m < 4)
+			la_opt.monitor = (int)m;
+		else
+			warn_bad("LIBALLOC_MONITOR", v);
+	}
+	v = env_lookup("LIBALLOC_DECAY_MS");
+	if (v) {
+		if (!strcmp(v, "-1"))
+			la_opt.decay_ms = -1;
+		else if (parse_size(v, &x) && x <= 3600000)
+			la_opt.decay_ms = (long)x;
+		else
+			warn_bad("LIBALLOC_DECAY_MS", v);
+	}
+	x = (size_t)la_opt.uring;
+	opt_size("LIBALLOC_URING", 0, 1, &x);
+	la_opt.uring = (int)x;
+	x = (size_t)la_opt.verbose;
+	opt_size("LIBALLOC_VERBOSE", 0, 1, &x);
+	la_opt.verbose = (int)x;
+	x = (size_t)la_opt.adaptive;
+	opt_size("LIBALLOC_ADAPTIVE", 0, 1, &x);
+	la_opt.adaptive = (int)x;
+
 	x = (size_t)la_opt.show_stats;
 	opt_size("LIBALLOC_SHOW_STATS", 0, 1, &x);
 	la_opt.show_stats = (int)x;
+
+	atomic_store_explicit(&la_monitor_pending, la_opt.monitor != LA_MODE_OFF,
+			      memory_order_relaxed);
 
 	/* Classes on 512 KiB pages retain none: their queue head already keeps
 	 * one page per class, and each extra one would pin half a MiB. */

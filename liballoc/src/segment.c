@@ -10,6 +10,7 @@
 pthread_mutex_t la_pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static la_segment_t *seg_list;
 _Atomic(uint64_t) la_bytes_huge;
+_Atomic(uint64_t) la_pool_ops;
 
 static inline uint64_t run_bits(unsigned idx, unsigned n)
 {
@@ -67,6 +68,7 @@ la_page_t *la_span_alloc(unsigned n, uint8_t kind, uint32_t block_size, uint8_t 
 		idx = 1;
 	}
 	uint64_t bits = run_bits((unsigned)idx, n);
+	atomic_fetch_add_explicit(&la_pool_ops, 1, memory_order_relaxed);
 	s->free_mask &= ~bits;
 	s->dirty_mask &= ~bits;
 	la_page_t *pg = &s->pages[idx];
@@ -94,6 +96,7 @@ void la_span_free(la_page_t *pg)
 	unsigned idx = (unsigned)(pg - s->pages);
 	uint64_t bits = run_bits(idx, pg->slice_count);
 	pthread_mutex_lock(&la_pool_lock);
+	atomic_fetch_add_explicit(&la_pool_ops, 1, memory_order_relaxed);
 	pg->kind = LA_PAGE_FREE;
 	s->free_mask |= bits;
 	s->dirty_mask |= bits;

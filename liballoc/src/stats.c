@@ -70,11 +70,12 @@ LA_API int la_stats(struct la_stats *out)
 	st.count_madvise = atomic_load_explicit(&la_cnt_madvise, memory_order_relaxed);
 	st.count_mremap = atomic_load_explicit(&la_cnt_mremap, memory_order_relaxed);
 	st.count_flush_requests = atomic_load_explicit(&la_flush_epoch, memory_order_relaxed);
+	la_monitor_stats(&st);
 	memcpy(out, &st, st.size);
 	return 0;
 }
 
-static char *fmt_u64(char *p, uint64_t v)
+char *la_fmt_u64(char *p, uint64_t v)
 {
 	char tmp[24];
 	int n = 0;
@@ -98,7 +99,9 @@ LA_API void la_print_stats(void)
 		F(bytes_abandoned_cached[2]), F(bytes_pool_dirty), F(bytes_pool_clean),
 		F(bytes_mapped), F(bytes_resident), F(segments), F(threads),
 		F(count_mmap), F(count_munmap), F(count_madvise), F(count_mremap),
-		F(count_flush_requests),
+		F(count_flush_requests), F(monitor_source), F(monitor_wait),
+		F(monitor_events), F(monitor_released), F(monitor_reported),
+		F(monitor_last_latency_ns), F(decay_released), F(tcache_cap_sum),
 #undef F
 	};
 	char buf[2048], *p = buf;
@@ -111,7 +114,7 @@ LA_API void la_print_stats(void)
 		memcpy(p, f[i].name, l);
 		p += l;
 		*p++ = ' ';
-		p = fmt_u64(p, *(const uint64_t *)((const char *)&st + f[i].off));
+		p = la_fmt_u64(p, *(const uint64_t *)((const char *)&st + f[i].off));
 		*p++ = '\n';
 	}
 	*p = 0;

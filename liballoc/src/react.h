@@ -1,0 +1,28 @@
+/* Monitor-thread policies: event reactions (react.c), time decay (decay.c),
+ * adaptive thread-cache capacity (adaptive.c). Called only by the monitor
+ * thread (single caller: no internal locking). */
+#ifndef LA_REACT_H
+#define LA_REACT_H
+#include "internal.h"
+
+/* React to one event (MEMNOTIFY_EVENT_*, level, RECLAIM pages); returns
+ * the bytes returned to the OS. */
+LA_HIDDEN size_t la_react(uint32_t type, uint32_t level, uint64_t pages);
+/* Every heap's retained empties and large spans to the pool. */
+LA_HIDDEN size_t la_react_take_all(void);
+/* Retained empties above each class's current capacity to the pool. */
+LA_HIDDEN size_t la_react_trim_to_cap(void);
+/* Free-but-resident bytes: dirty pool + thread caches + abandoned pages. */
+LA_HIDDEN uint64_t la_cached_bytes(void);
+
+/* Time decay: call every tick; returns bytes released. */
+LA_HIDDEN size_t la_decay_tick(uint64_t now_ns);
+extern LA_HIDDEN _Atomic(uint64_t) la_decay_released;
+
+/* Adaptive capacity: call every tick with its period. */
+LA_HIDDEN void la_adaptive_tick(uint64_t now_ns);
+/* Pressure: capacities back to their baseline at once. */
+LA_HIDDEN void la_adaptive_relax(void);
+LA_HIDDEN void la_adaptive_init(void);
+LA_HIDDEN uint64_t la_adaptive_cap_sum(void);
+#endif
