@@ -41,6 +41,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 SELFTEST_CFLAGS := -std=gnu11 -O2 -s -D_GNU_SOURCE -Wall -Wextra -Werror \
 	-static -isystem $(KSFT_DIR) -Iinclude/uapi -Iinclude
 SELFTEST_SRCS := $(wildcard selftests/*/*.c)
+TOOL_SRCS := $(wildcard tools/*.c)
 is_bench = $(filter bench_%,$(notdir $(1)))
 TEST_SRCS := $(foreach f,$(SELFTEST_SRCS),$(if $(call is_bench,$(f)),,$(f)))
 BENCH_SRCS := $(foreach f,$(SELFTEST_SRCS),$(if $(call is_bench,$(f)),$(f)))
@@ -121,13 +122,20 @@ $(B)/$(1)/init: rootfs/init.c | $(call musl_cc,$(1))
 	@mkdir -p $$(@D)
 	$(call musl_cc,$(1)) -std=gnu11 -Os -s -static -Wall -Wextra -Werror $$< -o $$@
 
+# Command-line tools (tools/NAME.c) go into every image's /bin.
+$(B)/$(1)/bin/%: tools/%.c include/uapi/linux/memnotify.h | $(call musl_cc,$(1))
+	@mkdir -p $$(@D)
+	$(call musl_cc,$(1)) -std=gnu11 -O2 -static -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude/uapi -Iinclude $$< -o $$@
+
+$(1)-tools := $(patsubst tools/%.c,$(B)/$(1)/bin/%,$(TOOL_SRCS))
 $(1)-tests := $(patsubst selftests/%.c,$(B)/$(1)/tests/%,$(TEST_SRCS))
 $(1)-bench := $(patsubst selftests/%.c,$(B)/$(1)/tests/%,$(BENCH_SRCS))
 
 # minimal: init, the tests and liballoc's musl tests; standard adds BusyBox.
-$(B)/$(1)/minimal.cpio.gz: $(B)/$(1)/init $$($(1)-tests) FORCE
-	@rm -rf $(B)/$(1)/stage-minimal && mkdir -p $(B)/$(1)/stage-minimal
+$(B)/$(1)/minimal.cpio.gz: $(B)/$(1)/init $$($(1)-tests) $$($(1)-tools) FORCE
+	@rm -rf $(B)/$(1)/stage-minimal && mkdir -p $(B)/$(1)/stage-minimal/bin
 	@cp $(B)/$(1)/init $(B)/$(1)/stage-minimal/init
+	@for t in $$($(1)-tools); do cp $$$$t $(B)/$(1)/stage-minimal/bin/; done
 	@cd $(B)/$(1) && for t in $$(patsubst $(B)/$(1)/%,%,$$($(1)-tests)); do \
 		mkdir -p stage-minimal/$$$$(dirname $$$$t) && cp $$$$t stage-minimal/$$$$t; done
 	@$(MAKE) -s -C liballoc TARGET=musl CC=$(call musl_cc,$(1)) AR=$(CACHE)/sysroot/$(1)/bin/musl-ar \
