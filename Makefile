@@ -221,7 +221,17 @@ check: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@SHOW=1 $(MAKE) --no-print-directory qemu-test ARCH=x86_64 KERNEL=6.1
+	@$(MAKE) -s --no-print-directory $(B)/x86_64/init $(B)/x86_64-6.1/modules.cpio.gz
+	@$(MAKE) -s -C liballoc TARGET=musl CC=$(call musl_cc,x86_64) AR=$(CACHE)/sysroot/x86_64/bin/musl-ar \
+		KSFT_DIR=$(KSFT_DIR) UAPI_INC=$(CACHE)/sysroot/x86_64/uapi/include \
+		O=$(CURDIR)/$(B)/x86_64/liballoc demo
+	@rm -rf $(B)/x86_64/stage-demo && mkdir -p $(B)/x86_64/stage-demo/demo/liballoc
+	@cp $(B)/x86_64/init $(B)/x86_64/stage-demo/init
+	@cp $(B)/x86_64/liballoc/demo/oom_demo $(B)/x86_64/stage-demo/demo/liballoc/
+	@rootfs/mkimage.sh $(B)/x86_64/demo.cpio.gz $(B)/x86_64/stage-demo
+	@qemu/run --arch x86_64 --kernel 6.1 --name x86_64-6.1-demo --append kimigayo.run=/demo \
+		--initrd $(B)/x86_64/demo.cpio.gz --initrd $(B)/x86_64-6.1/modules.cpio.gz
+	@liballoc/demo/report.sh $(B)/logs/x86_64-6.1-demo.log $(B)/demo
 
 clean:
 	rm -rf $(B)
