@@ -238,3 +238,81 @@ clean:
 	@test -z "$(KDIR)" || $(MAKE) -s -C $(KDIR) M=$(CURDIR) clean
 
 FORCE:
+
+# ---- installation ----------------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=]: liballoc (.so.1 + .so link, .a),
+# headers, liballoc.pc, man pages, the udev rule, the tools and the DKMS source
+# tree. make modules_install [INSTALL_MOD_PATH=]: memnotify.ko the Kbuild way.
+# make check-install: install into a scratch DESTDIR, build and run the
+# example through pkg-config, lint the man pages, dkms build; "N passed, N failed".
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+UDEVRULESDIR ?= /lib/udev/rules.d
+MEMNOTIFY_VERSION := 1.0
+DKMS_SRCDIR ?= /usr/src/memnotify-$(MEMNOTIFY_VERSION)
+LIBALLOC_VERSION := 1.0.0
+HOST_TOOL_CFLAGS := -std=gnu11 -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude/uapi -Iinclude
+HOST_TOOLS := $(patsubst tools/%.c,$(B)/host-tools/%,$(TOOL_SRCS))
+INSTALL ?= install
+
+.PHONY: install modules_install uninstall check-install host-tools
+
+$(B)/host-tools/%: tools/%.c include/uapi/linux/memnotify.h include/liballoc.h
+	@mkdir -p $(@D)
+	$(CC) $(HOST_TOOL_CFLAGS) $< -o $@
+
+# The LD_PRELOAD helper behind liballoc-stat (signal and at-exit dumps).
+$(B)/host-tools/liballoc-stat.so: tools/preload/liballoc-stat-preload.c include/liballoc.h
+	@mkdir -p $(@D)
+	$(CC) $(HOST_TOOL_CFLAGS) -fPIC -shared $< -o $@ -ldl -lpthread
+
+host-tools: $(HOST_TOOLS) $(B)/host-tools/liballoc-stat.so
+
+$(B)/liballoc/host/liballoc.pc: liballoc/liballoc.pc.in FORCE
+	@mkdir -p $(@D)
+	@sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(LIBALLOC_VERSION)|g' $< > $@
+
+install: liballoc host-tools $(B)/liballoc/host/liballoc.pc
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
+		$(DESTDIR)$(INCLUDEDIR)/linux $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+		$(DESTDIR)$(MANDIR)/man4 \
+		$(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(DKMS_SRCDIR)/kmod \
+		$(DESTDIR)$(DKMS_SRCDIR)/include/uapi/linux
+	$(INSTALL) -m 755 $(B)/liballoc/host/liballoc.so $(DESTDIR)$(LIBDIR)/liballoc.so.1
+	ln -sf liballoc.so.1 $(DESTDIR)$(LIBDIR)/liballoc.so
+	$(INSTALL) -m 644 $(B)/liballoc/host/liballoc.a $(DESTDIR)$(LIBDIR)/liballoc.a
+	$(INSTALL) -m 755 $(B)/host-tools/liballoc-stat.so $(DESTDIR)$(LIBDIR)/liballoc-stat.so
+	$(INSTALL) -m 644 $(B)/liballoc/host/liballoc.pc $(DESTDIR)$(LIBDIR)/pkgconfig/liballoc.pc
+	$(INSTALL) -m 644 include/liballoc.h $(DESTDIR)$(INCLUDEDIR)/liballoc.h
+	$(INSTALL) -m 644 include/uapi/linux/memnotify.h $(DESTDIR)$(INCLUDEDIR)/linux/memnotify.h
+	$(INSTALL) -m 755 $(HOST_TOOLS) $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 644 man/memnotify-watch.1 $(DESTDIR)$(MANDIR)/man1/memnotify-watch.1
+	$(INSTALL) -m 644 man/liballoc.3 $(DESTDIR)$(MANDIR)/man3/liballoc.3
+	$(INSTALL) -m 644 man/memnotify.4 $(DESTDIR)$(MANDIR)/man4/memnotify.4
+	$(INSTALL) -m 644 udev/60-memnotify.rules $(DESTDIR)$(UDEVRULESDIR)/60-memnotify.rules
+	$(INSTALL) -m 644 dkms.conf Kbuild $(DESTDIR)$(DKMS_SRCDIR)/
+	$(INSTALL) -m 644 kmod/Kbuild kmod/*.c kmod/*.h $(DESTDIR)$(DKMS_SRCDIR)/kmod/
+	rm -f $(DESTDIR)$(DKMS_SRCDIR)/kmod/*.mod.c
+	$(INSTALL) -m 644 include/uapi/linux/memnotify.h $(DESTDIR)$(DKMS_SRCDIR)/include/uapi/linux/
+
+modules_install:
+	@test -n "$(KDIR)" || { echo "no kernel headers found: run 'make deps' or pass KDIR=/path/to/kernel/build"; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/liballoc.so.1 $(DESTDIR)$(LIBDIR)/liballoc.so \
+		$(DESTDIR)$(LIBDIR)/liballoc.a $(DESTDIR)$(LIBDIR)/liballoc-stat.so \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/liballoc.pc $(DESTDIR)$(INCLUDEDIR)/liballoc.h \
+		$(DESTDIR)$(INCLUDEDIR)/linux/memnotify.h $(DESTDIR)$(MANDIR)/man3/liballoc.3 \
+		$(DESTDIR)$(MANDIR)/man4/memnotify.4 $(DESTDIR)$(MANDIR)/man1/memnotify-watch.1 \
+		$(DESTDIR)$(UDEVRULESDIR)/60-memnotify.rules \
+		$(patsubst $(B)/host-tools/%,$(DESTDIR)$(BINDIR)/%,$(HOST_TOOLS))
+	rm -rf $(DESTDIR)$(DKMS_SRCDIR)
+
+check-install:
+	@tools/check-install.sh $(CURDIR)/$(B)/install-check
