@@ -35,7 +35,7 @@ DEPS := gcc g++ make clang python3 xz-utils rsync flex bison bc kmod \
 	gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu musl-tools musl-dev \
 	busybox-static liburing-dev qemu-system-x86 qemu-system-arm \
 	qemu-system-misc opensbi libmimalloc-dev libjemalloc-dev \
-	libgoogle-perftools-dev hyperfine gnuplot-nox
+	libgoogle-perftools-dev hyperfine gnuplot-nox dkms man-db groff-base pkg-config
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 SELFTEST_CFLAGS := -std=gnu11 -O2 -s -D_GNU_SOURCE -Wall -Wextra -Werror \
@@ -217,6 +217,7 @@ check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory checkpatch
 	@$(MAKE) --no-print-directory check-host
+	@$(MAKE) --no-print-directory check-install
 	@$(MAKE) --no-print-directory qemu-test-all
 
 demo: deps
