@@ -16,6 +16,7 @@
  */
 #include <sched.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "memnotify_test.h"
@@ -46,6 +47,8 @@ static long long vmstat(const char *name)
  * Allocate and touch up to limit bytes, 4 MB at a time, until *stop is set.
  * Exit 0 when stopped, 3 when the limit was reached.
  */
+#define LAZY_POOL (32u << 20)
+
 static void __attribute__((noreturn)) hog(volatile int *stop, size_t limit)
 {
 	long page = sysconf(_SC_PAGESIZE);
@@ -167,9 +170,24 @@ TEST_F_TIMEOUT(pressure, pressure_before_oom_kill, 300)
 	struct memnotify_event ev, first = { 0 };
 	struct sched_param sp = { .sched_priority = 10 };
 	long long ooms_at_first = -1;
+	char *lazy;
 	uint64_t t0 = now_ns();
 	int st = 0, r, pressure = 0, shrinker = 0, lowest = 1000;
 	pid_t pid;
+
+	/*
+	 * Something the kernel can reclaim without swap, as on any real
+	 * system (page cache, lazily freed allocator pages): 32 MB touched and
+	 * given away with MADV_FREE.  Without it an earlier OOM test in the
+	 * same boot leaves kswapd dormant (16 fruitless runs), the first
+	 * shrinker call then comes from direct reclaim at the min watermark,
+	 * and the OOM killer can act before any subscriber has run.
+	 */
+	lazy = mmap(NULL, LAZY_POOL, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, lazy);
+	memset(lazy, 1, LAZY_POOL);
+	ASSERT_EQ(0, madvise(lazy, LAZY_POOL, MADV_FREE));
 
 	ASSERT_EQ(0, ioctl(self->fd, MEMNOTIFY_IOC_SET_CACHE, &bytes));
 	/*
@@ -242,6 +260,7 @@ TEST_F_TIMEOUT(pressure, pressure_before_oom_kill, 300)
 	EXPECT_NE(MEMNOTIFY_SOURCE_OOM, first.source);
 	EXPECT_LT(0, shrinker);
 	EXPECT_LT(0, reclaim);
+	munmap(lazy, LAZY_POOL);
 }
 
 TEST_F_TIMEOUT(pressure, oom_notifier_critical, 300)
