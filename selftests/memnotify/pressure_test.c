@@ -258,7 +258,11 @@ TEST_F_TIMEOUT(pressure, pressure_before_oom_kill, 300)
 	EXPECT_LT(0, pressure);
 	EXPECT_EQ(ooms, ooms_at_first);
 	EXPECT_NE(MEMNOTIFY_SOURCE_OOM, first.source);
-	EXPECT_LT(0, shrinker);
+	/*
+	 * The shrinker ran: it turned the reported cache into RECLAIM.  Its
+	 * own PRESSURE may have been merged into an unread threshold record
+	 * of the same or a higher level, so its source is not asserted.
+	 */
 	EXPECT_LT(0, reclaim);
 	munmap(lazy, LAZY_POOL);
 }
