@@ -38,10 +38,13 @@ DEPS := gcc g++ make clang python3 xz-utils rsync flex bison bc kmod \
 	libgoogle-perftools-dev hyperfine gnuplot-nox dkms man-db groff-base pkg-config
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-SELFTEST_CFLAGS := -std=gnu11 -O2 -s -D_GNU_SOURCE -Wall -Wextra -Werror \
+SELFTEST_CFLAGS := -std=gnu11 -Os -s -D_GNU_SOURCE -Wall -Wextra -Werror \
 	-static -isystem $(KSFT_DIR) -Iinclude/uapi -Iinclude
 SELFTEST_SRCS := $(wildcard selftests/*/*.c)
 TOOL_SRCS := $(wildcard tools/*.c)
+# The tools the VM images carry (liballoc-stat serves preloaded glibc
+# processes on a host; the images' programs are static musl).
+IMAGE_TOOL_SRCS := tools/memnotify-watch.c
 is_bench = $(filter bench_%,$(notdir $(1)))
 TEST_SRCS := $(foreach f,$(SELFTEST_SRCS),$(if $(call is_bench,$(f)),,$(f)))
 BENCH_SRCS := $(foreach f,$(SELFTEST_SRCS),$(if $(call is_bench,$(f)),$(f)))
@@ -122,12 +125,12 @@ $(B)/$(1)/init: rootfs/init.c | $(call musl_cc,$(1))
 	@mkdir -p $$(@D)
 	$(call musl_cc,$(1)) -std=gnu11 -Os -s -static -Wall -Wextra -Werror $$< -o $$@
 
-# Command-line tools (tools/NAME.c) go into every image's /bin.
+# Command-line tools (tools/NAME.c) for the images' /bin.
 $(B)/$(1)/bin/%: tools/%.c include/uapi/linux/memnotify.h | $(call musl_cc,$(1))
 	@mkdir -p $$(@D)
 	$(call musl_cc,$(1)) -std=gnu11 -O2 -static -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude/uapi -Iinclude $$< -o $$@
 
-$(1)-tools := $(patsubst tools/%.c,$(B)/$(1)/bin/%,$(TOOL_SRCS))
+$(1)-tools := $(patsubst tools/%.c,$(B)/$(1)/bin/%,$(IMAGE_TOOL_SRCS))
 $(1)-tests := $(patsubst selftests/%.c,$(B)/$(1)/tests/%,$(TEST_SRCS))
 $(1)-bench := $(patsubst selftests/%.c,$(B)/$(1)/tests/%,$(BENCH_SRCS))
 
