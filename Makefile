@@ -50,7 +50,7 @@ TEST_SRCS := $(foreach f,$(SELFTEST_SRCS),$(if $(call is_bench,$(f)),,$(f)))
 BENCH_SRCS := $(foreach f,$(SELFTEST_SRCS),$(if $(call is_bench,$(f)),$(f)))
 
 .PHONY: all module liballoc deps help clean kernel kernels module-target \
-	checkpatch bench-notify bench-alloc rootfs rootfs-size qemu-test qemu-test-all qemu-shell check check-host demo FORCE
+	checkpatch bench-notify bench-alloc bench-pressure rootfs rootfs-size qemu-test qemu-test-all qemu-shell check check-host demo FORCE
 .DEFAULT_GOAL := all
 
 all: module liballoc
@@ -66,6 +66,7 @@ help:
 	@echo "make rootfs-size  image sizes per arch and variant"
 	@echo "make bench-notify memnotify's delivery latency vs PSI, in the x86_64 VM"
 	@echo "make bench-alloc  liballoc vs glibc, musl, mimalloc, jemalloc, tcmalloc on this host"
+	@echo "make bench-pressure  the demo's scenario with liballoc, glibc, mimalloc, jemalloc in the x86_64 VM"
 	@echo "KDIR=/path/to/kernel/build builds the module against another kernel tree"
 
 # ---- the host build -------------------------------------------------------
@@ -208,6 +209,32 @@ check-host: liballoc
 # (a benchmark: it prints a table, see liballoc/README.md).
 bench-alloc: liballoc
 	$(MAKE) -C liballoc O=$(CURDIR)/$(B)/liballoc/host bench
+
+# The OOM-avoidance scenario of `make demo` with liballoc, glibc, mimalloc and
+# jemalloc (each with its default release policy) in the x86_64 VM, memnotify
+# loaded (a benchmark: it prints a table, see liballoc/README.md). The image is
+# glibc-based: the driver is built against this host's glibc and the image
+# carries the shared libraries ldd names for it and for each allocator.
+PRESSURE_REPS ?= 3
+PRESSURE_LIBS := /usr/lib/x86_64-linux-gnu/libmimalloc.so.2 /usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+PRESSURE_STAGE := $(B)/x86_64/stage-pressure
+bench-pressure: liballoc $(B)/x86_64/init $(B)/x86_64-6.1/modules.cpio.gz
+	@$(MAKE) -s --no-print-directory -C liballoc O=$(CURDIR)/$(B)/liballoc/host pressure
+	@rm -rf $(PRESSURE_STAGE) && mkdir -p $(PRESSURE_STAGE)/bench/liballoc \
+		$(PRESSURE_STAGE)/lib/x86_64-linux-gnu $(PRESSURE_STAGE)/lib64
+	@cp $(B)/x86_64/init $(PRESSURE_STAGE)/init
+	@cp $(B)/liballoc/host/bench/pressure $(PRESSURE_STAGE)/bench/liballoc/
+	@cp $(B)/liballoc/host/liballoc.so $(PRESSURE_LIBS) $(PRESSURE_STAGE)/lib/x86_64-linux-gnu/
+	@for f in $$(ldd $(B)/liballoc/host/bench/pressure $(B)/liballoc/host/liballoc.so $(PRESSURE_LIBS) | \
+		awk '$$2 == "=>" && $$3 ~ /^\// { print $$3 } $$1 ~ /^\/lib64\// { print $$1 }' | sort -u); do \
+		case $$f in /lib64/*) cp -L $$f $(PRESSURE_STAGE)/lib64/ ;; \
+		*) cp -L $$f $(PRESSURE_STAGE)/lib/x86_64-linux-gnu/ ;; esac; done
+	@rootfs/mkimage.sh $(B)/x86_64/pressure.cpio.gz $(PRESSURE_STAGE)
+	@qemu/run --arch x86_64 --kernel 6.1 --name x86_64-6.1-pressure \
+		--append "kimigayo.run=/bench pressure.reps=$(PRESSURE_REPS)" \
+		--initrd $(B)/x86_64/pressure.cpio.gz --initrd $(B)/x86_64-6.1/modules.cpio.gz
+	@mkdir -p $(B)/pressure && tr -d '\r' <$(B)/logs/x86_64-6.1-pressure.log | \
+		sed -n 's/^# P \{0,1\}//p' | tee $(B)/pressure/pressure.txt
 
 # Kernel style of the module and its ABI header, by the kernel's own script.
 checkpatch: $(KSFT_DIR)/kselftest_harness.h
