@@ -92,6 +92,11 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--only", default="")
+    ap.add_argument("--allocs", default="",
+                    help="comma-separated allocator columns to run (default: all found)")
+    ap.add_argument("--monitor-compare", action="store_true",
+                    help="add a 'liballoc-monoff' column (LIBALLOC_MONITOR=off) beside liballoc "
+                         "(LIBALLOC_MONITOR=auto, the default) and print their ratio")
     args = ap.parse_args()
     bdir = args.builddir
     bench = os.path.join(bdir, "bench", "bench")
@@ -100,6 +105,14 @@ def main():
               "tcmalloc": f"{LIBDIR}/libtcmalloc_minimal.so.4",
               "mimalloc": f"{LIBDIR}/libmimalloc.so.2",
               "liballoc": os.path.join(bdir, "liballoc.so")}
+    # extra environment per column; liballoc's monitor is on (auto) by default
+    alloc_env = {"liballoc": {"LIBALLOC_MONITOR": "auto"}}
+    if args.monitor_compare:
+        allocs["liballoc-monoff"] = allocs["liballoc"]
+        alloc_env["liballoc-monoff"] = {"LIBALLOC_MONITOR": "off"}
+    if args.allocs:
+        keep = args.allocs.split(",")
+        allocs = {a: lib for a, lib in allocs.items() if a in keep}
     for name, lib in list(allocs.items()):
         if lib == "static":
             if not os.path.exists(bench_musl):
@@ -128,6 +141,7 @@ def main():
                 env = dict(base_env)
                 if lib and lib != "static":
                     env["LD_PRELOAD"] = lib
+                env.update(alloc_env.get(a, {}))
                 if w in REAL:
                     if lib == "static":
                         continue
@@ -171,6 +185,18 @@ def main():
     table("time", "Wall time, ms", lambda v: f"{v * 1000:.0f}", "ms")
     table("peak", "Peak Rss, MiB", lambda v: f"{v / 1024:.1f}", "MiB")
     table("final", "Final Rss after freeing everything, MiB", lambda v: f"{v / 1024:.1f}", "MiB")
+    if args.monitor_compare and ("liballoc" in allocs) and ("liballoc-monoff" in allocs):
+        print(f"\n### liballoc wall time, monitor on (LIBALLOC_MONITOR=auto) vs off "
+              f"(median of {args.reps}, interleaved)\n")
+        print("| workload | monitor off, ms | monitor on, ms | on / off |")
+        print("|---|---|---|---|")
+        ratios = []
+        for w in works:
+            off, on = med(w, "liballoc-monoff", "time"), med(w, "liballoc", "time")
+            if off and on:
+                ratios.append(on / off)
+                print(f"| {w} | {off * 1000:.0f} | {on * 1000:.0f} | {on / off:.3f} |")
+        print(f"| **geomean** | | | **{geomean(ratios):.3f}** |")
     if ("steady", "liballoc") in res:
         s = res[("steady", "liballoc")]
         print(f"\nliballoc OS calls in the steady-state loop (after warm-up), per run: "
