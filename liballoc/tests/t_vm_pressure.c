@@ -240,6 +240,28 @@ struct run_result {
 	int hog_status;
 };
 
+/*
+ * Reclaim starts at the low watermark.  With the default
+ * watermark_scale_factor (0.1% of RAM) that is about a megabyte above the
+ * point where allocations stall in direct reclaim, too little for any
+ * userspace reaction in a 256 MB emulated machine; 1000 (10%) is the
+ * usual tuning for small machines and gives kswapd, and so the module's
+ * shrinker, a head start.  Both runs use it, raised
+ * only after the hog is sized (a higher watermark lowers MemAvailable) and
+ * restored when the hog is done.
+ */
+#define WSF "/proc/sys/vm/watermark_scale_factor"
+
+static void write_str(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	if (fd >= 0) {
+		if (write(fd, val, strlen(val)) < 0)
+			perror(path);
+		close(fd);
+	}
+}
+
 /* One scenario run. monitor: LIBALLOC_MONITOR value of the service. */
 static int scenario(const char *monitor, struct run_result *r)
 {
@@ -266,6 +288,13 @@ static int scenario(const char *monitor, struct run_result *r)
 	r->hog_mib = r->avail_before / 1024 + 48;
 	printf("# [%s] service Rss %ld MiB, MemAvailable %ld MiB, hog %ld MiB\n", monitor,
 	       r->svc_before >> 10, r->avail_before >> 10, r->hog_mib);
+	char wsf[32] = "10";
+	int wfd = open(WSF, O_RDONLY);
+	ssize_t wn = wfd < 0 ? -1 : read(wfd, wsf, sizeof wsf - 1);
+	if (wfd >= 0)
+		close(wfd);
+	wsf[wn > 0 ? wn : 2] = 0;
+	write_str(WSF, "1000");
 	pid_t hog = spawn_hog(r->hog_mib * MB);
 	int st = 0;
 	double t0 = now_s();
@@ -277,6 +306,7 @@ static int scenario(const char *monitor, struct run_result *r)
 		}
 		usleep(20 * 1000);
 	}
+	write_str(WSF, wsf);
 	r->hog_status = st;
 	r->svc_after = pid_rss_kb(svc);
 	r->oom_kills = vmstat("oom_kill") - oom0;
@@ -362,42 +392,12 @@ TEST_F_TIMEOUT(vm, inject_reclaim_and_idle_shrink_rss, 300)
 	ASSERT_EQ(0, WEXITSTATUS(st));
 }
 
-/*
- * Reclaim starts at the low watermark.  With the default
- * watermark_scale_factor (0.1% of RAM) that is about a megabyte above the
- * point where allocations stall in direct reclaim, too little for any
- * userspace reaction in a 256 MB emulated machine; 1000 (10%) is the
- * usual tuning for small machines and gives kswapd, and so the module's
- * shrinker, a head start.  Both runs use it; it is restored afterwards.
- */
-#define WSF "/proc/sys/vm/watermark_scale_factor"
-
-static void write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	if (fd >= 0) {
-		if (write(fd, val, strlen(val)) < 0)
-			perror(path);
-		close(fd);
-	}
-}
-
 TEST_F_TIMEOUT(vm, oom_avoided_with_memnotify_oom_without, 1200)
 {
 	NEED_VM();
 	struct run_result on, off;
-	char wsf[32] = "10";
-	int fd = open(WSF, O_RDONLY);
-	ssize_t n = fd < 0 ? -1 : read(fd, wsf, sizeof wsf - 1);
-	if (fd >= 0)
-		close(fd);
-	wsf[n > 0 ? n : 2] = 0;
-	write_str(WSF, "1000");
 	set_oom_adj(getpid(), -1000); /* never the runner */
-	int rc_on = scenario("memnotify", &on);
-	if (rc_on)
-		write_str(WSF, wsf);
-	ASSERT_EQ(0, rc_on);
+	ASSERT_EQ(0, scenario("memnotify", &on));
 	EXPECT_TRUE(WIFEXITED(on.hog_status) && WEXITSTATUS(on.hog_status) == 0)
 		TH_LOG("with memnotify the hog did not complete (status %#x)", on.hog_status);
 	EXPECT_EQ(0, on.oom_kills);
@@ -409,7 +409,6 @@ TEST_F_TIMEOUT(vm, oom_avoided_with_memnotify_oom_without, 1200)
 	int rc = scenario("off", &off);
 	usleep(200 * 1000);
 	console_quiet(false);
-	write_str(WSF, wsf);
 	EXPECT_EQ(0, load_module()) TH_LOG("finit_module: %m");
 	ASSERT_EQ(0, rc);
 	EXPECT_GE(off.oom_kills, 1) TH_LOG("control run: the OOM killer did not fire");
