@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include "common.h"
+#include "../demo/scenario.h"
 
 #define MB (1024L * 1024)
 #define MN_DEV "/dev/memnotify"
@@ -36,70 +37,19 @@ static void fill_and_free(long mib)
 		free(blk[--n]);
 }
 
+/* The value of @key in /proc/vmstat (whole-word match), or -1. */
 static long vmstat(const char *key)
 {
-	char buf[8192];
-	int fd = open("/proc/vmstat", O_RDONLY);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	size_t l = strlen(key);
-	for (char *p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p)
-		if (!strncmp(p, key, l) && p[l] == ' ')
-			return strtol(p + l + 1, NULL, 10);
-	return -1;
-}
-
-static long meminfo_kb(const char *key)
-{
-	char buf[4096];
-	int fd = open("/proc/meminfo", O_RDONLY);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	char *p = strstr(buf, key);
-	return p ? strtol(p + strlen(key) + 1, NULL, 10) : -1;
+	char word[64];
+	snprintf(word, sizeof word, "\n%s ", key);
+	return scn_file_num("/proc/vmstat", word);
 }
 
 /* Only inside the small test VM: root, the device, and under 1 GiB of RAM
  * (the scenario deliberately exhausts memory; never on a real machine). */
 static bool in_test_vm(void)
 {
-	long total = meminfo_kb("MemTotal:");
-	return !access(MN_DEV, F_OK) && geteuid() == 0 && total > 0 && total < 1024 * 1024;
-}
-static long pid_rss_kb(pid_t pid)
-{
-	char path[64], buf[4096];
-	snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
-	int fd = open(path, O_RDONLY);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	char *r = strstr(buf, "\nRss:");
-	return r ? strtol(r + 5, NULL, 10) : -1;
-}
-
-static void set_oom_adj(pid_t pid, int v)
-{
-	char path[64], s[16];
-	snprintf(path, sizeof path, "/proc/%d/oom_score_adj", (int)pid);
-	int fd = open(path, O_WRONLY);
-	if (fd >= 0) {
-		int n = snprintf(s, sizeof s, "%d", v);
-		if (write(fd, s, (size_t)n) < 0)
-			perror("oom_score_adj");
-		close(fd);
-	}
+	return !access(MN_DEV, F_OK) && geteuid() == 0 && scn_small_machine();
 }
 
 static int inject_all(uint32_t type, uint32_t level, uint64_t pages)
@@ -218,23 +168,6 @@ static pid_t spawn(char *const argv[], char *const envp[], int *to, int *from)
 	return pid;
 }
 
-/* The hog: touches `bytes` of anonymous memory, 1 MiB at a time. */
-static pid_t spawn_hog(long bytes)
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		set_oom_adj(getpid(), 1000);
-		char *p = mmap(NULL, (size_t)bytes, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (p == MAP_FAILED)
-			_exit(2);
-		for (long o = 0; o < bytes; o += MB)
-			memset(p + o, 0x33, (size_t)(bytes - o < MB ? bytes - o : MB));
-		_exit(0);
-	}
-	return pid;
-}
-
 struct run_result {
 	long svc_before, svc_after, avail_before, hog_mib, oom_kills;
 	int hog_status;
@@ -252,21 +185,10 @@ struct run_result {
  */
 #define WSF "/proc/sys/vm/watermark_scale_factor"
 
-static void write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	if (fd >= 0) {
-		if (write(fd, val, strlen(val)) < 0)
-			perror(path);
-		close(fd);
-	}
-}
-
 /* One scenario run. monitor: LIBALLOC_MONITOR value of the service. */
 static int scenario(const char *monitor, struct run_result *r)
 {
-	long total = meminfo_kb("MemTotal:");
-	if (total <= 0 || total >= 1024 * 1024) /* never outside the small VM */
+	if (!scn_small_machine()) /* never outside the small VM */
 		return -1;
 	char env_mon[64];
 	snprintf(env_mon, sizeof env_mon, "LIBALLOC_MONITOR=%s", monitor);
@@ -277,13 +199,13 @@ static int scenario(const char *monitor, struct run_result *r)
 	pid_t svc = spawn(argv, envp, &to, &from);
 	if (svc < 0)
 		return -1;
-	set_oom_adj(svc, 1000);
+	scn_oom_adj(svc, "1000");
 	char c;
 	if (read(from, &c, 1) != 1)
 		return -2;
 	usleep(600 * 1000); /* the service reports its cache (250 ms rate) */
-	r->svc_before = pid_rss_kb(svc);
-	r->avail_before = meminfo_kb("MemAvailable:");
+	r->svc_before = scn_rss_kb(svc);
+	r->avail_before = scn_file_num("/proc/meminfo", "MemAvailable:");
 	/* more than is available, less than available + the service's cache */
 	r->hog_mib = r->avail_before / 1024 + 48;
 	printf("# [%s] service Rss %ld MiB, MemAvailable %ld MiB, hog %ld MiB\n", monitor,
@@ -294,8 +216,8 @@ static int scenario(const char *monitor, struct run_result *r)
 	if (wfd >= 0)
 		close(wfd);
 	wsf[wn > 0 ? wn : 2] = 0;
-	write_str(WSF, "1000");
-	pid_t hog = spawn_hog(r->hog_mib * MB);
+	scn_write_file(WSF, "1000");
+	pid_t hog = scn_hog(r->hog_mib * MB);
 	int st = 0;
 	double t0 = now_s();
 	while (waitpid(hog, &st, WNOHANG) == 0) {
@@ -306,9 +228,9 @@ static int scenario(const char *monitor, struct run_result *r)
 		}
 		usleep(20 * 1000);
 	}
-	write_str(WSF, wsf);
+	scn_write_file(WSF, wsf);
 	r->hog_status = st;
-	r->svc_after = pid_rss_kb(svc);
+	r->svc_after = scn_rss_kb(svc);
 	r->oom_kills = vmstat("oom_kill") - oom0;
 	printf("# [%s] hog %s after %.1f s; service Rss %ld -> %ld MiB; oom_kill +%ld\n", monitor,
 	       WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "completed" : "killed", now_s() - t0,
@@ -396,7 +318,7 @@ TEST_F_TIMEOUT(vm, oom_avoided_with_memnotify_oom_without, 1200)
 {
 	NEED_VM();
 	struct run_result on, off;
-	set_oom_adj(getpid(), -1000); /* never the runner */
+	scn_oom_adj(getpid(), "-1000"); /* never the runner */
 	ASSERT_EQ(0, scenario("memnotify", &on));
 	EXPECT_TRUE(WIFEXITED(on.hog_status) && WEXITSTATUS(on.hog_status) == 0)
 		TH_LOG("with memnotify the hog did not complete (status %#x)", on.hog_status);
