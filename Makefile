@@ -292,12 +292,12 @@ INSTALL ?= install
 
 .PHONY: install modules_install uninstall check-install host-tools
 
-$(B)/host-tools/%: tools/%.c include/uapi/linux/memnotify.h include/liballoc.h
+$(B)/host-tools/%: tools/%.c include/uapi/linux/memnotify.h include/liballoc.h tools/stat_signal.h
 	@mkdir -p $(@D)
 	$(CC) $(HOST_TOOL_CFLAGS) $< -o $@
 
 # The LD_PRELOAD helper behind liballoc-stat (signal and at-exit dumps).
-$(B)/host-tools/liballoc-stat.so: tools/preload/liballoc-stat-preload.c include/liballoc.h
+$(B)/host-tools/liballoc-stat.so: tools/preload/liballoc-stat-preload.c include/liballoc.h tools/stat_signal.h
 	@mkdir -p $(@D)
 	$(CC) $(HOST_TOOL_CFLAGS) -fPIC -shared $< -o $@ -ldl -lpthread
 

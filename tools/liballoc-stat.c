@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "stat_signal.h"
 
 #define PROG "liballoc-stat"
 
@@ -59,28 +60,6 @@ static long parse_long(const char *what, const char *s, long lo, long hi)
 	if (errno || end == s || *end || v < lo || v > hi)
 		die(2, "%s: '%s' is not a number in %ld..%ld", what, s, lo, hi);
 	return v;
-}
-
-static int parse_signal(const char *s)
-{
-	char *end;
-	long n;
-
-	if (!strncmp(s, "SIG", 3))
-		s += 3;
-	if (!strcmp(s, "USR1"))
-		return SIGUSR1;
-	if (!strcmp(s, "USR2"))
-		return SIGUSR2;
-	if (!strncmp(s, "RTMIN+", 6)) {
-		n = strtol(s + 6, &end, 10);
-		return (!*end && end != s + 6 && n >= 0 && SIGRTMIN + n <= SIGRTMAX) ?
-			(int)(SIGRTMIN + n) : 0;
-	}
-	n = strtol(s, &end, 10);
-	if (*end || end == s || n <= 0 || n > SIGRTMAX || n == SIGKILL || n == SIGSTOP)
-		return 0;
-	return (int)n;
 }
 
 /* Value of NAME in the NUL-separated environment block, or NULL. */

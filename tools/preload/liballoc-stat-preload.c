@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <liballoc.h>
+#include "../stat_signal.h"
 
 typedef int (*stats_fn)(struct la_stats *);
 
@@ -38,29 +39,6 @@ static void warn(const char *msg)
 {
 	if (write(2, msg, strlen(msg)) < 0)
 		return;
-}
-
-/* Signal name or number -> number, 0 if invalid. */
-static int parse_signal(const char *s)
-{
-	char *end;
-	long n;
-
-	if (!strncmp(s, "SIG", 3))
-		s += 3;
-	if (!strcmp(s, "USR1"))
-		return SIGUSR1;
-	if (!strcmp(s, "USR2"))
-		return SIGUSR2;
-	if (!strncmp(s, "RTMIN+", 6)) {
-		n = strtol(s + 6, &end, 10);
-		return (!*end && end != s + 6 && n >= 0 && SIGRTMIN + n <= SIGRTMAX) ?
-			(int)(SIGRTMIN + n) : 0;
-	}
-	n = strtol(s, &end, 10);
-	if (*end || end == s || n <= 0 || n > SIGRTMAX || n == SIGKILL || n == SIGSTOP)
-		return 0;
-	return (int)n;
 }
 
 /* The stable text format, one "name value" per line (names as in
