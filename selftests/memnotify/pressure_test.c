@@ -230,7 +230,15 @@ TEST_F_TIMEOUT(pressure, pressure_before_oom_kill, 300)
 			reclaim += ev.reclaim_pages;
 		if (ev.free_pages * 1000 / (self->ram / page) < (__u64)lowest)
 			lowest = ev.free_pages * 1000 / (self->ram / page);
-		if (shrinker || lowest < 20)
+		/*
+		 * Stop once the shrinker has run (its PRESSURE or RECLAIM came).
+		 * A threshold record alone is not enough: after an earlier OOM
+		 * test kswapd may be dormant and the first shrinker call then
+		 * comes from direct reclaim, below 20 permille free; the lazy
+		 * pool above is the slack that keeps that short of OOM.  The
+		 * 5 permille stop is only a backstop.
+		 */
+		if (shrinker || reclaim || lowest < 5)
 			*self->stop = 1;
 	}
 	*self->stop = 1;
