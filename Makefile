@@ -5,9 +5,11 @@
 ARCH ?= x86_64
 KERNEL ?= 6.1
 ARCHES := x86_64 arm64 riscv64
-KERNELS := 6.1 6.12 distro
-# Every (arch, kernel) pair `make qemu-test-all` boots.
-TARGETS := $(foreach k,6.1 6.12,$(foreach a,$(ARCHES),$(a)-$(k))) x86_64-distro
+KERNELS := 6.1 6.12 distro 6.1-debug 6.12-debug
+# Every (arch, kernel) pair `make qemu-test-all` boots; the last is the debug
+# kernel (KASAN, lockdep, kmemleak: qemu/kconfig/debug.config).
+TARGETS := $(foreach k,6.1 6.12,$(foreach a,$(ARCHES),$(a)-$(k))) x86_64-distro \
+	x86_64-6.1-debug
 
 ifeq ($(filter $(ARCH),$(ARCHES)),)
 $(error unknown ARCH '$(ARCH)'; valid: $(ARCHES))
@@ -96,10 +98,11 @@ kernel:
 	@qemu/kernel.sh $(ARCH) $(KERNEL) >/dev/null
 
 kernels:
-	@for t in $(TARGETS); do qemu/kernel.sh $${t%-*} $${t##*-} >/dev/null || exit 1; done
+	@for t in $(TARGETS); do qemu/kernel.sh $${t%%-*} $${t#*-} >/dev/null || exit 1; done
 
 $(B)/%/memnotify.ko: FORCE
-	@qemu/module.sh $(word 1,$(subst -, ,$*)) $(word 2,$(subst -, ,$*)) $(CURDIR)/$(B)/$*/mod >/dev/null
+	@qemu/module.sh $(firstword $(subst -, ,$*)) $(patsubst $(firstword $(subst -, ,$*))-%,%,$*) \
+		$(CURDIR)/$(B)/$*/mod >/dev/null
 	@cp $(B)/$*/mod/kmod/memnotify.ko $@
 
 .PRECIOUS: $(B)/%/memnotify.ko
@@ -112,6 +115,18 @@ $(B)/%/modules.cpio.gz: $(B)/%/memnotify.ko
 
 $(KSFT_DIR)/kselftest_harness.h:
 	@qemu/sources.sh 6.1 >/dev/null
+
+SUITES := $(sort $(patsubst selftests/%/,%,$(dir $(TEST_SRCS))))
+suite_programs = $(basename $(notdir $(filter selftests/$(1)/%,$(TEST_SRCS))))
+
+# suite_rules ARCH SUITE: the suite's multi-call binary.
+define suite_rules
+$(B)/$(1)/tests/$(2)/.all: $(patsubst selftests/%.c,$(B)/$(1)/obj/%.o,$(filter selftests/$(2)/%,$(TEST_SRCS))) \
+		selftests/multicall.c
+	@mkdir -p $$(@D)
+	$(call musl_cc,$(1)) $(SELFTEST_CFLAGS) '-DPROGRAMS=$(foreach p,$(call suite_programs,$(2)),X($(p)))' \
+		selftests/multicall.c $$(filter %.o,$$^) -o $$@ -luring -lpthread
+endef
 
 define arch_rules
 $(call musl_cc,$(1)):
@@ -132,7 +147,17 @@ $(B)/$(1)/bin/%: tools/%.c include/uapi/linux/memnotify.h | $(call musl_cc,$(1))
 	$(call musl_cc,$(1)) -std=gnu11 -O2 -static -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude/uapi -Iinclude $$< -o $$@
 
 $(1)-tools := $(patsubst tools/%.c,$(B)/$(1)/bin/%,$(IMAGE_TOOL_SRCS))
-$(1)-tests := $(patsubst selftests/%.c,$(B)/$(1)/tests/%,$(TEST_SRCS))
+# The images carry one binary per suite, tests/SUITE/.all (selftests/multicall.c),
+# and a symlink to it per program.
+$(B)/$(1)/obj/%.o: selftests/%.c $(wildcard selftests/*/*.h) include/uapi/linux/memnotify.h \
+		$(KSFT_DIR)/kselftest_harness.h | $(call musl_cc,$(1))
+	@mkdir -p $$(@D)
+	$(call musl_cc,$(1)) $(SELFTEST_CFLAGS) -Dmain=ksft_main_$$(notdir $$*) -c $$< -o $$@
+	@# The harness defines a few global symbols in every program: keep them local.
+	@$(patsubst arm64,aarch64,$(1))-linux-gnu-objcopy -G ksft_main_$$(notdir $$*) $$@
+
+$(foreach s,$(SUITES),$(eval $(call suite_rules,$(1),$(s))))
+$(1)-tests := $(foreach s,$(SUITES),$(B)/$(1)/tests/$(s)/.all)
 $(1)-bench := $(patsubst selftests/%.c,$(B)/$(1)/tests/%,$(BENCH_SRCS))
 
 # minimal: init, the tests and liballoc's musl tests; standard adds BusyBox.
@@ -140,8 +165,9 @@ $(B)/$(1)/minimal.cpio.gz: $(B)/$(1)/init $$($(1)-tests) $$($(1)-tools) FORCE
 	@rm -rf $(B)/$(1)/stage-minimal && mkdir -p $(B)/$(1)/stage-minimal/bin
 	@cp $(B)/$(1)/init $(B)/$(1)/stage-minimal/init
 	@for t in $$($(1)-tools); do cp $$$$t $(B)/$(1)/stage-minimal/bin/; done
-	@cd $(B)/$(1) && for t in $$(patsubst $(B)/$(1)/%,%,$$($(1)-tests)); do \
-		mkdir -p stage-minimal/$$$$(dirname $$$$t) && cp $$$$t stage-minimal/$$$$t; done
+	@$(foreach s,$(SUITES),mkdir -p $(B)/$(1)/stage-minimal/tests/$(s) && \
+		cp $(B)/$(1)/tests/$(s)/.all $(B)/$(1)/stage-minimal/tests/$(s)/ && \
+		$(foreach p,$(call suite_programs,$(s)),ln -s .all $(B)/$(1)/stage-minimal/tests/$(s)/$(p) &&) true;)
 	@$(MAKE) -s -C liballoc TARGET=musl CC=$(call musl_cc,$(1)) AR=$(CACHE)/sysroot/$(1)/bin/musl-ar \
 		KSFT_DIR=$(KSFT_DIR) UAPI_INC=$(CACHE)/sysroot/$(1)/uapi/include \
 		O=$(CURDIR)/$(B)/$(1)/liballoc tests
@@ -178,14 +204,16 @@ rootfs-size: $(foreach a,$(ARCHES),$(B)/$(a)/minimal.cpio.gz $(B)/$(a)/standard.
 			$$([ $$m -lt 1000000 ] && echo yes || echo NO); \
 	done
 
+# FUZZ_OPS=N (and FUZZ_SEED=N) lengthen the device fuzzer's run.
 qemu-test: $(B)/$(ARCH)/minimal.cpio.gz $(B)/$(ARCH)-$(KERNEL)/modules.cpio.gz
 	@qemu/run --arch $(ARCH) --kernel $(KERNEL) \
+		$(if $(FUZZ_OPS)$(FUZZ_SEED),--append "$(if $(FUZZ_OPS),FUZZ_OPS=$(FUZZ_OPS)) $(if $(FUZZ_SEED),FUZZ_SEED=$(FUZZ_SEED))") \
 		--initrd $(B)/$(ARCH)/minimal.cpio.gz --initrd $(B)/$(ARCH)-$(KERNEL)/modules.cpio.gz
 
 # Boots every target even when one fails, then prints the table.
 qemu-test-all:
 	@mkdir -p $(B)/logs && touch $(B)/logs/.all-start; rc=0; for t in $(TARGETS); do \
-		$(MAKE) -s --no-print-directory qemu-test ARCH=$${t%-*} KERNEL=$${t##*-} || rc=1; \
+		$(MAKE) -s --no-print-directory qemu-test ARCH=$${t%%-*} KERNEL=$${t#*-} || rc=1; \
 	done; \
 	qemu/summary.sh $(TARGETS); exit $$rc
 

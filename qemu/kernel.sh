@@ -11,6 +11,8 @@
 # $CACHE/kernels/<version>-<arch>-<hash of fragments and compiler>; a cached
 # kernel is never rebuilt.  KERNEL=distro is Debian's own amd64 kernel, as
 # shipped, with the module built against the installed linux-headers-amd64.
+# KERNEL=<line>-debug adds qemu/kconfig/debug.config (KASAN, lockdep,
+# kmemleak, object debugging) to that line's fragments.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/targets.sh"
@@ -42,9 +44,11 @@ if [ "$line" = distro ]; then
 	exit 0
 fi
 
-src=$("$here/sources.sh" "$line")
+base=${line%-debug}
+src=$("$here/sources.sh" "$base")
 frags=("$here/kconfig/base.config" "$here/kconfig/$arch.config")
-[ -f "$here/kconfig/$arch-$line.config" ] && frags+=("$here/kconfig/$arch-$line.config")
+[ -f "$here/kconfig/$arch-$base.config" ] && frags+=("$here/kconfig/$arch-$base.config")
+[ "$base" != "$line" ] && frags+=("$here/kconfig/debug.config")
 need_tools "${CROSS_COMPILE}gcc" make flex bison bc
 kver=$(make -s -C "$src" ARCH="$K_ARCH" kernelversion)
 key=$( { cat "${frags[@]}"; "${CROSS_COMPILE}gcc" --version | head -1; echo "$kver"; } |
@@ -67,10 +71,12 @@ if [ ! -f "$out/.built" ]; then
 		"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "${frags[@]}"
 		"${kmake[@]}" olddefconfig
 	} >"$log" 2>&1 || die "configuring failed, see $log"
-	# Every option asked for must have survived olddefconfig.
-	missing=$(cat "${frags[@]}" | grep '^CONFIG_' | while read -r opt; do
-		grep -qx "$opt" "$out/.config" || echo "$opt"
-	done)
+	# Every option asked for (set or "is not set") must have survived
+	# olddefconfig.
+	missing=$(cat "${frags[@]}" | grep -E '^(CONFIG_|# CONFIG_.* is not set)' |
+		while read -r opt; do
+			grep -qxF "$opt" "$out/.config" || echo "$opt"
+		done)
 	[ -z "$missing" ] || die "options not satisfied for $arch $kver:" $missing
 	"${kmake[@]}" -j"$(nproc)" "$K_IMAGE_TARGET" modules >>"$log" 2>&1 ||
 		die "kernel build failed, see $log"

@@ -12,7 +12,7 @@
 
 CACHE=${CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memnotify}
 VALID_ARCHES="x86_64 arm64 riscv64"
-VALID_KERNELS="6.1 6.12 distro"
+VALID_KERNELS="6.1 6.12 distro 6.1-debug 6.12-debug"
 
 die() { echo "$(basename "$0"): $*" >&2; exit 1; }
 note() { echo "  [$(basename "$0")] $*" >&2; }

@@ -9,11 +9,17 @@
  *     given by kimigayo.run=DIR) and reports them as TAP 13, each program's
  *     own TAP nested under "# " as the kselftest runner does, or
  *   - with kimigayo.shell, starts BusyBox's shell on the console,
- * and powers the machine off.  The last line of a test run is
+ * and powers the machine off.  After the programs, a test run reports two
+ * checks of its own as further TAP entries: that the module unloads
+ * (rmmod), and, on kernels with kmemleak, that a scan after the unload finds
+ * no new leak (leaks already present at boot are cleared before the module
+ * is loaded).  The last line of a test run is
  *   kimigayo-result: status=pass|fail programs=N passed=N failed=N skipped=N boot_to_first_test_ms=N
  *
  * Other command-line words: kimigayo.module=0 (do not load the module),
- * kimigayo.timeout=SECONDS (per program, default 900).
+ * kimigayo.timeout=SECONDS (per program, default 900).  FUZZ_OPS=N and
+ * FUZZ_SEED=N, which the kernel hands to init as environment variables,
+ * are passed on to the programs.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -35,6 +41,8 @@
 #include <unistd.h>
 
 #define MODULE_PATH "/lib/modules/memnotify.ko"
+#define KMEMLEAK "/sys/kernel/debug/kmemleak"
+#define KMEMLEAK_MIN_AGE_S 5	/* kmemleak ignores younger objects */
 #define KSFT_SKIP 4
 #define MAX_PROGRAMS 256
 
@@ -132,6 +140,8 @@ static void module_params(char *out, size_t size)
 }
 
 /* Returns 0 when loaded (or deliberately not), -1 on failure. */
+static int module_loaded;
+
 static int load_module(void)
 {
 	char params[1024];
@@ -152,6 +162,7 @@ static int load_module(void)
 		say("# kimigayo: finit_module %s: %s\n", MODULE_PATH, strerror(errno));
 	else
 		say("# kimigayo: loaded %s %s\n", MODULE_PATH, params);
+	module_loaded = !ret;
 	close(fd);
 	return ret ? -1 : 0;
 }
@@ -240,6 +251,20 @@ static void relay(int fd, char *buf, size_t *len, int drain)
 	} while (drain && n > 0);
 }
 
+/* "NAME=value" from init's own environment, or an empty entry. */
+static char *pass_env(const char *name)
+{
+	static char buf[2][128];
+	static int next;
+	const char *v = getenv(name);
+	char *out = buf[next++ % 2];
+
+	if (!v)
+		return "KIMIGAYO_UNSET=";
+	snprintf(out, sizeof(buf[0]), "%s=%s", name, v);
+	return out;
+}
+
 /* Runs one program; returns its wait status, or -1 on timeout. */
 static int run_program(const struct program *p, int timeout_s)
 {
@@ -254,7 +279,8 @@ static int run_program(const struct program *p, int timeout_s)
 	pid = fork();
 	if (pid == 0) {
 		char *argv[] = { (char *)p->path, NULL };
-		char *envp[] = { "PATH=/bin:/sbin", "HOME=/tmp", "TMPDIR=/tmp", NULL };
+		char *envp[] = { "PATH=/bin:/sbin", "HOME=/tmp", "TMPDIR=/tmp",
+				 pass_env("FUZZ_OPS"), pass_env("FUZZ_SEED"), NULL };
 
 		setpgid(0, 0);
 		dup2(pipefd[1], 1);
@@ -307,6 +333,99 @@ static int run_program(const struct program *p, int timeout_s)
 	return status;
 }
 
+static int kmemleak_on;
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+/* Before the module loads: mark what the kernel itself leaked at boot as
+ * known, so the final scan reports only what happened since.
+ */
+static void kmemleak_baseline(void)
+{
+	mount_or_say("debugfs", "/sys/kernel/debug", "debugfs");
+	if (access(KMEMLEAK, W_OK))
+		return;
+	while (boot_seconds() < KMEMLEAK_MIN_AGE_S + 1)
+		usleep(100000);
+	if (write_str(KMEMLEAK, "scan") || write_str(KMEMLEAK, "clear")) {
+		say("# kimigayo: %s: %s\n", KMEMLEAK, strerror(errno));
+		return;
+	}
+	kmemleak_on = 1;
+	say("# kimigayo: kmemleak baseline at %.1f s\n", boot_seconds());
+}
+
+/* Reports one check of init's own as a program with a single test. */
+static int report_check(int num, const char *name, const char *failure)
+{
+	say("# selftests: kimigayo: %s\n# 1..1\n", name);
+	if (failure) {
+		say("# not ok 1 %s: %s\nnot ok %d selftests: kimigayo: %s\n",
+		    name, failure, num, name);
+		return 0;
+	}
+	say("# ok 1 %s\nok %d selftests: kimigayo: %s\n", name, num, name);
+	return 1;
+}
+
+/* The module must unload once every program has ended (EWOULDBLOCK while a
+ * straggler still holds /dev/memnotify: retry for a few seconds).
+ */
+static const char *check_rmmod(void)
+{
+	static char why[128];
+	int tries;
+
+	for (tries = 0; tries < 50; tries++) {
+		if (!syscall(SYS_delete_module, "memnotify", O_NONBLOCK))
+			return NULL;
+		if (errno != EWOULDBLOCK && errno != EAGAIN)
+			break;
+		usleep(100000);
+	}
+	snprintf(why, sizeof(why), "delete_module: %s", strerror(errno));
+	return why;
+}
+
+/* Scans once everything the module allocated is old enough to be judged;
+ * every reported object is shown and fails the check.
+ */
+static const char *check_kmemleak(void)
+{
+	static char why[64];
+	char line[512];
+	double until = boot_seconds() + KMEMLEAK_MIN_AGE_S + 1;
+	int leaks = 0;
+	FILE *f;
+
+	while (boot_seconds() < until)
+		usleep(100000);
+	if (write_str(KMEMLEAK, "scan"))
+		return "writing scan failed";
+	f = fopen(KMEMLEAK, "re");
+	if (!f)
+		return "cannot read the report";
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "unreferenced object", 19))
+			leaks++;
+		say("# # %s", line);
+	}
+	fclose(f);
+	if (!leaks)
+		return NULL;
+	snprintf(why, sizeof(why), "%d unreferenced objects", leaks);
+	return why;
+}
+
 static int run_tests(const char *dir)
 {
 	static struct program progs[MAX_PROGRAMS];
@@ -315,7 +434,7 @@ static int run_tests(const char *dir)
 	double first = 0;
 
 	n = find_programs(dir, progs, MAX_PROGRAMS);
-	say("TAP version 13\n1..%d\n", n);
+	say("TAP version 13\n1..%d\n", n + module_loaded + kmemleak_on);
 	for (i = 0; i < n; i++) {
 		int st;
 
@@ -339,6 +458,18 @@ static int run_tests(const char *dir)
 				say("# kimigayo: exit status %d\n", WEXITSTATUS(st));
 			say("not ok %d selftests: %s\n", i + 1, progs[i].name);
 		}
+	}
+	if (module_loaded) {
+		if (report_check(++n, "rmmod", check_rmmod()))
+			passed++;
+		else
+			failed++;
+	}
+	if (kmemleak_on) {
+		if (report_check(++n, "kmemleak", check_kmemleak()))
+			passed++;
+		else
+			failed++;
 	}
 	say("kimigayo-result: status=%s programs=%d passed=%d failed=%d skipped=%d boot_to_first_test_ms=%d\n",
 	    failed || n == 0 ? "fail" : "pass", n, passed, failed, skipped,
@@ -396,6 +527,7 @@ int main(void)
 		close(fd);
 	}
 
+	kmemleak_baseline();
 	if (load_module()) {
 		say("Bail out! memnotify.ko did not load\n");
 		say("kimigayo-result: status=fail programs=0 passed=0 failed=1 skipped=0 boot_to_first_test_ms=0\n");
