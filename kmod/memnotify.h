@@ -29,6 +29,7 @@
 #include <linux/pid.h>
 #include <linux/rcupdate.h>
 #include <linux/types.h>
+#include <linux/uidgid.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <uapi/linux/memnotify.h>
@@ -58,6 +59,7 @@ struct mn_idle_sample {
  * @dead:	set under mn_reclaim_lock when the file is being released
  * @cfg_lock:	serialises configuration ioctls and idle start/stop
  * @read_lock:	serialises readers
+ * @uid:	effective uid of the opener (per-user cap)
  * @tgid:	thread group whose CPU time decides IDLE/ACTIVE
  * @idle_work:	periodic idle sampling (runs only when IDLE|ACTIVE wanted)
  * @idle_period_ms:	idle period of this fd
@@ -84,6 +86,7 @@ struct mn_sub {
 	bool dead;
 	struct mutex cfg_lock;	/* see above */
 	struct mutex read_lock;	/* see above */
+	kuid_t uid;
 	struct pid *tgid;
 	struct delayed_work idle_work;
 	u32 idle_period_ms;
@@ -135,6 +138,7 @@ static inline void mn_stat_inc(enum mn_stat s)
 extern struct list_head mn_subs;
 extern atomic_t mn_nr_subs;
 extern atomic_t mn_max_subs_seen;
+extern atomic_long_t mn_sub_bytes;
 int mn_dev_init(void);
 void mn_dev_exit(void);
 void mn_fill_meminfo(struct memnotify_event *ev);

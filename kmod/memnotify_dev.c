@@ -16,6 +16,7 @@
  * that nobody reads any more.
  */
 #include <linux/capability.h>
+#include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/ktime.h>
 #include <linux/miscdevice.h>
@@ -28,6 +29,7 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/vmalloc.h>
 #include <linux/vmstat.h>
 
 #include "memnotify.h"
@@ -65,10 +67,17 @@ module_param_cb(max_subscribers, &mn_maxsubs_ops, &max_subscribers, 0644);
 MODULE_PARM_DESC(max_subscribers,
 		 "Open files allowed at once, 1..65536 (default 1024); more fail with EMFILE");
 
+static unsigned int max_per_user = 256;
+
+module_param_cb(max_subscribers_per_user, &mn_maxsubs_ops, &max_per_user, 0644);
+MODULE_PARM_DESC(max_subscribers_per_user,
+		 "Open files one user may hold at once, 1..65536 (default 256; CAP_SYS_RESOURCE exempt); more fail with EMFILE");
+
 LIST_HEAD(mn_subs);
 static DEFINE_MUTEX(mn_subs_lock);	/* writers of mn_subs */
 atomic_t mn_nr_subs = ATOMIC_INIT(0);
 atomic_t mn_max_subs_seen = ATOMIC_INIT(0);
+atomic_long_t mn_sub_bytes = ATOMIC_LONG_INIT(0);
 
 static bool mn_is_crit(const struct memnotify_event *ev)
 {
@@ -254,16 +263,60 @@ void mn_event_init(struct memnotify_event *ev, u32 type, u32 level,
 	mn_fill_meminfo(ev);
 }
 
+/* Subscribers of @uid; called with mn_subs_lock held (open is not a hot
+ * path, and the list is at most max_subscribers long).
+ */
+static unsigned int mn_user_subs(kuid_t uid)
+{
+	unsigned int n = 0;
+	struct mn_sub *sub;
+
+	list_for_each_entry(sub, &mn_subs, node)
+		n += uid_eq(sub->uid, uid);
+	return n;
+}
+
+/* Admit a new subscriber under the global and per-user caps. */
+static int mn_admit(struct mn_sub *sub)
+{
+	int n;
+
+	lockdep_assert_held(&mn_subs_lock);
+	if (atomic_read(&mn_nr_subs) >= READ_ONCE(max_subscribers))
+		return -EMFILE;
+	if (!capable(CAP_SYS_RESOURCE) &&
+	    mn_user_subs(sub->uid) >= READ_ONCE(max_per_user))
+		return -EMFILE;
+	n = atomic_inc_return(&mn_nr_subs);
+	if (n > atomic_read(&mn_max_subs_seen))
+		atomic_set(&mn_max_subs_seen, n);
+	list_add_tail_rcu(&sub->node, &mn_subs);
+	return 0;
+}
+
+/*
+ * Each open file costs one allocation of mn_sub_size() bytes (the struct
+ * and its ring), charged to the opener's memory cgroup; mn_sub_bytes sums
+ * them for the memory_bytes statistic.
+ */
+static size_t mn_sub_size(struct mn_sub *sub, unsigned int qlen)
+{
+	size_t size = struct_size(sub, ring, qlen);
+
+	return is_vmalloc_addr(sub) ? PAGE_ALIGN(size) : kmalloc_size_roundup(size);
+}
+
 static int mn_open(struct inode *inode, struct file *file)
 {
 	unsigned int qlen = READ_ONCE(queue_len);
 	struct mn_sub *sub;
-	int n;
+	int err;
 
-	sub = kzalloc(struct_size(sub, ring, qlen), GFP_KERNEL);
+	sub = kvzalloc(struct_size(sub, ring, qlen), GFP_KERNEL_ACCOUNT);
 	if (!sub)
 		return -ENOMEM;
 	sub->qlen = qlen;
+	sub->uid = current_euid();
 	init_waitqueue_head(&sub->wqh);
 	mutex_init(&sub->cfg_lock);
 	mutex_init(&sub->read_lock);
@@ -272,18 +325,15 @@ static int mn_open(struct inode *inode, struct file *file)
 	mn_idle_init_sub(sub);
 
 	mutex_lock(&mn_subs_lock);
-	if (atomic_read(&mn_nr_subs) >= READ_ONCE(max_subscribers)) {
-		mutex_unlock(&mn_subs_lock);
-		put_pid(sub->tgid);
-		kfree(sub);
-		return -EMFILE;
-	}
-	n = atomic_inc_return(&mn_nr_subs);
-	if (n > atomic_read(&mn_max_subs_seen))
-		atomic_set(&mn_max_subs_seen, n);
-	list_add_tail_rcu(&sub->node, &mn_subs);
+	err = mn_admit(sub);
 	mutex_unlock(&mn_subs_lock);
+	if (err) {
+		put_pid(sub->tgid);
+		kvfree(sub);
+		return err;
+	}
 
+	atomic_long_add(mn_sub_size(sub, qlen), &mn_sub_bytes);
 	mn_stat_inc(MN_STAT_OPENS);
 	file->private_data = sub;
 	return stream_open(inode, file);
@@ -305,7 +355,8 @@ static int mn_release(struct inode *inode, struct file *file)
 	put_pid(sub->tgid);
 	mutex_destroy(&sub->cfg_lock);
 	mutex_destroy(&sub->read_lock);
-	kfree_rcu(sub, rcu);
+	atomic_long_sub(mn_sub_size(sub, sub->qlen), &mn_sub_bytes);
+	kvfree_rcu(sub, rcu);
 	return 0;
 }
 

@@ -198,7 +198,8 @@ static unsigned long mn_count_objects(struct shrinker *s,
 		if (mn_pressure_gate(ev.level, ev.timestamp_ns))
 			mn_broadcast(&ev);
 	}
-	return READ_ONCE(mn_cache_pages);
+	/* Reports are capped at RAM each, but many add up past it. */
+	return min(READ_ONCE(mn_cache_pages), totalram_pages());
 }
 
 static unsigned long mn_scan_objects(struct shrinker *s,

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * memnotify statistics: read-only files in /sys/module/memnotify/stats/,
- * one decimal counter per file.  Counters only grow, except subscribers
- * and cache_pages, which are current values.
+ * one decimal counter per file.  Counters only grow, except subscribers,
+ * cache_pages and memory_bytes, which are current values.
  *
  *  pressure_low, pressure_medium, pressure_critical
  *			PRESSURE events raised, per level (one per event,
@@ -23,6 +23,8 @@
  *  subscribers		open files now
  *  subscribers_peak	most open files at once
  *  cache_pages		userspace cache currently reported, in pages
+ *  memory_bytes	memory the open files hold (subscriber structures
+ *			and their queues), in bytes
  */
 #include <linux/kobject.h>
 #include <linux/module.h>
@@ -36,6 +38,7 @@ enum {
 	MN_VAL_SUBSCRIBERS = MN_STAT_NR,
 	MN_VAL_SUBSCRIBERS_PEAK,
 	MN_VAL_CACHE_PAGES,
+	MN_VAL_MEMORY_BYTES,
 };
 
 /*
@@ -62,6 +65,9 @@ static ssize_t mn_stat_show(struct module_attribute *attr,
 		break;
 	case MN_VAL_CACHE_PAGES:
 		v = READ_ONCE(mn_cache_pages);
+		break;
+	case MN_VAL_MEMORY_BYTES:
+		v = atomic_long_read(&mn_sub_bytes);
 		break;
 	default:
 		v = atomic64_read(&mn_stats[a->idx]);
@@ -96,6 +102,7 @@ MN_ATTR(opens, MN_STAT_OPENS);
 MN_ATTR(subscribers, MN_VAL_SUBSCRIBERS);
 MN_ATTR(subscribers_peak, MN_VAL_SUBSCRIBERS_PEAK);
 MN_ATTR(cache_pages, MN_VAL_CACHE_PAGES);
+MN_ATTR(memory_bytes, MN_VAL_MEMORY_BYTES);
 
 static struct attribute *mn_stat_attrs[] = {
 	&mn_attr_pressure_low.attr.attr,
@@ -118,6 +125,7 @@ static struct attribute *mn_stat_attrs[] = {
 	&mn_attr_subscribers.attr.attr,
 	&mn_attr_subscribers_peak.attr.attr,
 	&mn_attr_cache_pages.attr.attr,
+	&mn_attr_memory_bytes.attr.attr,
 	NULL
 };
 

@@ -113,7 +113,7 @@ TEST(params_out_of_range)
 	static const char *const names[] = {
 		MN_PARAM("low_permille"), MN_PARAM("rate_limit_ms"),
 		MN_PARAM("sample_ms"), MN_PARAM("queue_len"),
-		MN_PARAM("max_subscribers"),
+		MN_PARAM("max_subscribers"), MN_PARAM("max_subscribers_per_user"),
 	};
 
 	for (unsigned int i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

@@ -7,6 +7,7 @@ static const char *const stat_names[] = {
 	"idle", "active", "delivered", "coalesced", "dropped", "rate_limited",
 	"shrinker_count", "shrinker_scan", "reclaim_pages", "oom", "threshold",
 	"injected", "opens", "subscribers", "subscribers_peak", "cache_pages",
+	"memory_bytes",
 };
 
 static long long st_get(const char *name)
