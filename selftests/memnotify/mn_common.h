@@ -28,6 +28,11 @@
 #define MN_REC		sizeof(struct memnotify_event)
 #define NOBODY		65534
 
+/* A line of figures in the TAP output ("# ..."); flushed, because the
+ * harness ends each test's process with _exit().
+ */
+#define note(...) do { printf("# " __VA_ARGS__); fflush(stdout); } while (0)
+
 static inline int mn_open(void)
 {
 	return open(MN_DEV, O_RDONLY | O_CLOEXEC);

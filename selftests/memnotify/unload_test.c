@@ -6,49 +6,7 @@
  * This program sorts last on purpose.
  */
 #include "memnotify_test.h"
-
-static int delete_module(const char *name)
-{
-	return syscall(SYS_delete_module, name, O_NONBLOCK);
-}
-
-/* "memnotify.a=1 memnotify.b=2" on the command line -> "a=1 b=2". */
-static void module_params(char *out, size_t size)
-{
-	char cmdline[4096], *tok, *save;
-	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, cmdline, sizeof(cmdline) - 1);
-	size_t len = 0;
-
-	out[0] = '\0';
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		return;
-	cmdline[n] = '\0';
-	for (tok = strtok_r(cmdline, " \n", &save); tok;
-	     tok = strtok_r(NULL, " \n", &save)) {
-		if (strncmp(tok, "memnotify.", 10) || !strchr(tok, '='))
-			continue;
-		len += snprintf(out + len, size - len, "%s%s", len ? " " : "",
-				tok + 10);
-		if (len >= size)
-			break;
-	}
-}
-
-static int load_module(void)
-{
-	char params[1024];
-	int fd = open(MN_KO, O_RDONLY | O_CLOEXEC), r;
-
-	if (fd < 0)
-		return -1;
-	module_params(params, sizeof(params));
-	r = syscall(SYS_finit_module, fd, params, 0);
-	close(fd);
-	return r;
-}
+#include "mn_module.h"
 
 TEST(busy_while_open_then_unload_and_reload)
 {
@@ -57,18 +15,18 @@ TEST(busy_while_open_then_unload_and_reload)
 	ASSERT_LE(0, fd);
 	fd2 = dup(fd);
 	ASSERT_LE(0, fd2);
-	EXPECT_EQ(-1, delete_module("memnotify"));
+	EXPECT_EQ(-1, mn_delete_module());
 	/* The kernel reports a module in use as EWOULDBLOCK ("in use"). */
 	EXPECT_TRUE(errno == EBUSY || errno == EWOULDBLOCK) TH_LOG("%m");
 	close(fd);
-	EXPECT_EQ(-1, delete_module("memnotify"));
+	EXPECT_EQ(-1, mn_delete_module());
 	close(fd2);
 
-	EXPECT_EQ(0, delete_module("memnotify")) TH_LOG("delete_module: %m");
+	EXPECT_EQ(0, mn_delete_module()) TH_LOG("delete_module: %m");
 	EXPECT_NE(0, access(MN_DEV, F_OK));
 	EXPECT_NE(0, access("/sys/module/memnotify", F_OK));
 
-	ASSERT_EQ(0, load_module()) TH_LOG("finit_module " MN_KO ": %m");
+	ASSERT_EQ(0, mn_load_module()) TH_LOG("finit_module " MN_KO ": %m");
 	fd = mn_open();
 	ASSERT_LE(0, fd) TH_LOG("open after reload: %m");
 	EXPECT_EQ(1, read_num(MN_STAT("subscribers")));
@@ -79,7 +37,7 @@ TEST(busy_while_open_then_unload_and_reload)
 static int try_unload(void *arg)
 {
 	(void)arg;
-	return delete_module("memnotify") == -1 && errno == EPERM ? 0 : 1;
+	return mn_delete_module() == -1 && errno == EPERM ? 0 : 1;
 }
 
 TEST(unprivileged_cannot_unload)
