@@ -151,8 +151,11 @@ static double slow_factor(void)
 	if (fd >= 0)
 		close(fd);
 	buf[n > 0 ? n : 0] = 0;
-	/* the module is only ever loaded in the VM */
-	return strstr(buf, "kimigayo") || !access("/dev/memnotify", F_OK) ? 40.0 : 1.0;
+	/* the module is only ever loaded in the VM; a debug kernel there (lock
+	 * checking and KASAN: /proc/lockdep exists) is several times slower again */
+	if (!strstr(buf, "kimigayo") && access("/dev/memnotify", F_OK))
+		return 1.0;
+	return access("/proc/lockdep", F_OK) ? 40.0 : 200.0;
 }
 
 /* Rss <= live set + 1 MiB within 50 ms of the event, after 100 MiB were
