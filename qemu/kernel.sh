@@ -12,7 +12,8 @@
 # kernel is never rebuilt.  KERNEL=distro is Debian's own amd64 kernel, as
 # shipped, with the module built against the installed linux-headers-amd64.
 # KERNEL=<line>-debug adds qemu/kconfig/debug.config (KASAN, lockdep,
-# kmemleak, object debugging) to that line's fragments.
+# kmemleak, object debugging) and debug-<line>.config to that line's
+# fragments.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/targets.sh"
@@ -48,7 +49,10 @@ base=${line%-debug}
 src=$("$here/sources.sh" "$base")
 frags=("$here/kconfig/base.config" "$here/kconfig/$arch.config")
 [ -f "$here/kconfig/$arch-$base.config" ] && frags+=("$here/kconfig/$arch-$base.config")
-[ "$base" != "$line" ] && frags+=("$here/kconfig/debug.config")
+if [ "$base" != "$line" ]; then
+	frags+=("$here/kconfig/debug.config")
+	[ -f "$here/kconfig/debug-$base.config" ] && frags+=("$here/kconfig/debug-$base.config")
+fi
 need_tools "${CROSS_COMPILE}gcc" make flex bison bc
 kver=$(make -s -C "$src" ARCH="$K_ARCH" kernelversion)
 key=$( { cat "${frags[@]}"; "${CROSS_COMPILE}gcc" --version | head -1; echo "$kver"; } |
