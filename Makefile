@@ -204,10 +204,11 @@ rootfs-size: $(foreach a,$(ARCHES),$(B)/$(a)/minimal.cpio.gz $(B)/$(a)/standard.
 			$$([ $$m -lt 1000000 ] && echo yes || echo NO); \
 	done
 
-# FUZZ_OPS=N (and FUZZ_SEED=N) lengthen the device fuzzer's run.
+# FUZZ_OPS=N (and FUZZ_SEED=N) lengthen the device fuzzer's run (and give each
+# program up to an hour; QEMU_TIMEOUT bounds the whole run).
 qemu-test: $(B)/$(ARCH)/minimal.cpio.gz $(B)/$(ARCH)-$(KERNEL)/modules.cpio.gz
 	@qemu/run --arch $(ARCH) --kernel $(KERNEL) \
-		$(if $(FUZZ_OPS)$(FUZZ_SEED),--append "$(if $(FUZZ_OPS),FUZZ_OPS=$(FUZZ_OPS)) $(if $(FUZZ_SEED),FUZZ_SEED=$(FUZZ_SEED))") \
+		$(if $(FUZZ_OPS)$(FUZZ_SEED),--append "kimigayo.timeout=3600 $(if $(FUZZ_OPS),FUZZ_OPS=$(FUZZ_OPS)) $(if $(FUZZ_SEED),FUZZ_SEED=$(FUZZ_SEED))") \
 		--initrd $(B)/$(ARCH)/minimal.cpio.gz --initrd $(B)/$(ARCH)-$(KERNEL)/modules.cpio.gz
 
 # Boots every target even when one fails, then prints the table.

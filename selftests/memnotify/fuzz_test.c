@@ -189,9 +189,18 @@ static void finding(struct tally *t, const char *what, long ret, int e)
 			 what, ret, e, strerror(e));
 }
 
+/*
+ * Every test runs under the fixture only for its timeout: the harness's
+ * default of 30 s is far too short for a long FUZZ_OPS on a debug kernel
+ * (the init's per-program timeout still bounds the whole program).
+ */
+FIXTURE(fuzz) {};
+FIXTURE_SETUP(fuzz) {}
+FIXTURE_TEARDOWN(fuzz) {}
+
 /* ---- single-threaded checks ---------------------------------------- */
 
-TEST(ioctl_garbage)
+TEST_F_TIMEOUT(fuzz, ioctl_garbage, 3600)
 {
 	uint64_t s = seed_for(1), i, n = env_u64("FUZZ_OPS", 200000) / 8;
 	struct arena a;
@@ -231,7 +240,7 @@ TEST(ioctl_garbage)
  * record back: nothing is lost, nothing is reordered (records are numbered
  * per fd, so the next one read must be the one after the last one read).
  */
-TEST(faulting_reads_lose_nothing)
+TEST_F_TIMEOUT(fuzz, faulting_reads_lose_nothing, 3600)
 {
 	struct memnotify_event ev;
 	uint64_t s = seed_for(2);
@@ -276,7 +285,7 @@ TEST(faulting_reads_lose_nothing)
 }
 
 /* Random masks, idle periods and caches, set and read back. */
-TEST(random_settings)
+TEST_F_TIMEOUT(fuzz, random_settings, 3600)
 {
 	uint64_t s = seed_for(3), total = (uint64_t)mem_total_pages() *
 					   sysconf(_SC_PAGESIZE);
@@ -570,14 +579,8 @@ static int storm_process(struct storm *st, long long ops)
 
 /* Root processes inject; the nobody process finds every privileged call
  * refused.  Each process first raises its fd limit so the module's
- * subscriber cap, not RLIMIT_NOFILE, is what stops its opens.  The
- * harness's timeout is the init's per-program one: FUZZ_OPS decides the
- * length, and a debug kernel runs far slower.
+ * subscriber cap, not RLIMIT_NOFILE, is what stops its opens.
  */
-FIXTURE(fuzz) {};
-FIXTURE_SETUP(fuzz) {}
-FIXTURE_TEARDOWN(fuzz) {}
-
 TEST_F_TIMEOUT(fuzz, storm, 3600)
 {
 	long long ops = env_u64("FUZZ_OPS", 200000);
@@ -636,7 +639,7 @@ static void *race_opener(void *arg)
 	return NULL;
 }
 
-TEST(unload_races_open)
+TEST_F_TIMEOUT(fuzz, unload_races_open, 3600)
 {
 	_Atomic long opened = 0;
 	pthread_t th[3];
