@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include "internal.h"
+#include "vg.h"
 
 const char la_link_aligned = 0;
 
@@ -33,12 +34,12 @@ static void *aligned_impl(size_t align, size_t n)
 			void *p = la_heap_alloc_cls(h, c);
 			if (!p)
 				errno = ENOMEM;
-			return p;
+			return la_vg_new(p);
 		}
 	}
 	if (n <= LA_MEDIUM_MAX)
 		n = LA_MEDIUM_MAX + 1; /* force the span path */
-	return la_malloc_generic(n, align);
+	return la_vg_new(la_malloc_generic(n, align));
 }
 
 LA_API int posix_memalign(void **out, size_t align, size_t n)

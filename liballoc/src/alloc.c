@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 #include "internal.h"
+#include "vg.h"
 
 /* Force aligned.o (memalign family) into every static link that uses us. */
 extern const char la_link_aligned;
@@ -72,10 +73,11 @@ LA_API void *malloc(size_t n)
 			      atomic_load_explicit(&la_flush_epoch, memory_order_relaxed))) {
 			pg->free = b->next;
 			pg->used++;
+			LA_VG_ALLOC(b, pg->block_size);
 			return b;
 		}
 	}
-	return la_malloc_generic(n, 0);
+	return la_vg_new(la_malloc_generic(n, 0));
 }
 
 static LA_NOINLINE void free_other(la_page_t *pg, void *p)
@@ -92,6 +94,7 @@ LA_API void free(void *p)
 {
 	if (LA_UNLIKELY(!p))
 		return;
+	LA_VG_FREE(p);
 	la_segment_t *s = la_seg_of(p);
 	if (LA_UNLIKELY(s->kind != LA_SEG_NORMAL)) {
 		la_huge_free(s);
@@ -138,6 +141,8 @@ LA_API void *calloc(size_t nm, size_t sz)
 	void *p = malloc(n);
 	if (LA_LIKELY(p != NULL) && la_seg_of(p)->kind == LA_SEG_NORMAL)
 		memset(p, 0, n); /* huge blocks are fresh mmap: already zero */
+	else if (p)
+		LA_VG_DEFINED(p, n);
 	return p;
 }
 
@@ -155,9 +160,12 @@ LA_API void *realloc(void *p, size_t n)
 	size_t old;
 	if (s->kind != LA_SEG_NORMAL) {
 		if (n > la_opt.large_max) {
+			LA_VG_ONLY(size_t was = la_huge_usable(s, p);)
 			void *r = la_huge_realloc(s, p, n);
-			if (r)
+			if (r) {
+				LA_VG_REALLOC(p, was, r, la_usable_size(r));
 				return r;
+			}
 		}
 		old = la_huge_usable(s, p);
 	} else {
@@ -170,10 +178,13 @@ LA_API void *realloc(void *p, size_t n)
 					return p;
 				if (need < pg->slice_count) {
 					la_span_shrink(pg, need);
+					LA_VG_RESIZE(p, old, (size_t)need << LA_SLICE_SHIFT);
 					return p;
 				}
-				if (la_span_grow(pg, need))
+				if (la_span_grow(pg, need)) {
+					LA_VG_RESIZE(p, old, (size_t)need << LA_SLICE_SHIFT);
 					return p;
+				}
 			}
 		} else {
 			old = pg->block_size;

@@ -2,6 +2,7 @@
  * collection of remote frees, and the list of pages abandoned by exited
  * threads (adopted later by any thread allocating that class). */
 #include "internal.h"
+#include "vg.h"
 
 uint32_t la_class_size[LA_NCLASSES];
 uint8_t la_class_of_granule[LA_DIRECT];
@@ -40,6 +41,7 @@ void la_page_extend(la_page_t *pg)
 		n = left;
 	uint8_t *start = la_page_start(pg);
 	uint8_t *p = start + (size_t)pg->capacity * bs;
+	LA_VG_UNDEFINED(p, (size_t)n * bs);
 	for (uint32_t i = 0; i + 1 < n; i++, p += bs)
 		((la_block_t *)p)->next = (la_block_t *)(p + bs);
 	((la_block_t *)p)->next = pg->free;
