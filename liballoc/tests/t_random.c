@@ -88,13 +88,14 @@ TEST(single_thread_random_ops)
 	long i;
 	int ok = 1;
 	double end = now_s() + LA_TEST_BUDGET_S;
+	/* At least 10000 operations whatever the time (a debug kernel under
+	 * TCG managed 7000 in the budget), then as many as the budget allows. */
 	for (i = 0; i < 150000 && ok; i++) {
 		ok = op(&slots[rnd(&s) % SLOTS], &s, &tags);
-		if ((i & 1023) == 0 && now_s() > end)
+		if ((i & 1023) == 0 && i >= 10000 && now_s() > end)
 			break;
 	}
 	ASSERT_TRUE(ok) TH_LOG("corruption detected at op %ld", i);
-	ASSERT_GT(i, 10000);
 	for (int i = 0; i < SLOTS; i++) {
 		if (slots[i].p) {
 			ASSERT_TRUE(pat_check(slots[i].p, slots[i].n, slots[i].tag));
