@@ -37,7 +37,8 @@ DEPS := gcc g++ make clang python3 xz-utils rsync flex bison bc kmod \
 	gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu musl-tools musl-dev \
 	busybox-static liburing-dev qemu-system-x86 qemu-system-arm \
 	qemu-system-misc opensbi libmimalloc-dev libjemalloc-dev \
-	libgoogle-perftools-dev hyperfine gnuplot-nox dkms man-db groff-base pkg-config
+	libgoogle-perftools-dev hyperfine gnuplot-nox dkms man-db groff-base pkg-config \
+	clang-14 libclang-rt-14-dev valgrind
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 SELFTEST_CFLAGS := -std=gnu11 -Os -s -D_GNU_SOURCE -Wall -Wextra -Werror \
@@ -52,7 +53,7 @@ TEST_SRCS := $(foreach f,$(SELFTEST_SRCS),$(if $(call is_bench,$(f)),,$(f)))
 BENCH_SRCS := $(foreach f,$(SELFTEST_SRCS),$(if $(call is_bench,$(f)),$(f)))
 
 .PHONY: all module liballoc deps help clean kernel kernels module-target \
-	checkpatch bench-notify bench-alloc bench-pressure rootfs rootfs-size qemu-test qemu-test-all qemu-shell check check-host demo FORCE
+	checkpatch bench-notify bench-alloc bench-pressure fuzz-alloc soak rootfs rootfs-size qemu-test qemu-test-all qemu-shell check check-host demo FORCE
 .DEFAULT_GOAL := all
 
 all: module liballoc
@@ -69,6 +70,8 @@ help:
 	@echo "make bench-notify memnotify's delivery latency vs PSI, in the x86_64 VM"
 	@echo "make bench-alloc  liballoc vs glibc, musl, mimalloc, jemalloc, tcmalloc on this host"
 	@echo "make bench-pressure  the demo's scenario with liballoc, glibc, mimalloc, jemalloc in the x86_64 VM"
+	@echo "make fuzz-alloc   liballoc's libFuzzer harness, FUZZ_SECONDS=60"
+	@echo "make soak         a threaded soak of liballoc, SOAK_SECONDS=600 SOAK_THREADS=8"
 	@echo "KDIR=/path/to/kernel/build builds the module against another kernel tree"
 
 # ---- the host build -------------------------------------------------------
@@ -231,8 +234,20 @@ bench-notify: $(B)/x86_64/bench.cpio.gz $(B)/x86_64-6.1/modules.cpio.gz
 
 # ---- the README's two commands ---------------------------------------------
 
+# The host's share of make check: liballoc's tests, a bounded run of its
+# libFuzzer harness (FUZZ_SECONDS, 30 here) and memcheck over the test programs.
 check-host: liballoc
 	$(MAKE) -C liballoc O=$(CURDIR)/$(B)/liballoc/host check
+	$(MAKE) -C liballoc O=$(CURDIR)/$(B)/liballoc/host fuzz FUZZ_SECONDS=$(or $(FUZZ_SECONDS),30)
+	$(MAKE) -C liballoc O=$(CURDIR)/$(B)/liballoc/host valgrind
+
+# liballoc's libFuzzer harness for FUZZ_SECONDS (default 60), seed FUZZ_SEED.
+fuzz-alloc: liballoc
+	$(MAKE) -C liballoc O=$(CURDIR)/$(B)/liballoc/host fuzz
+
+# A threaded soak of liballoc (SOAK_SECONDS, default 600; not in make check).
+soak: liballoc
+	$(MAKE) -C liballoc O=$(CURDIR)/$(B)/liballoc/host soak
 
 # liballoc against glibc, musl, mimalloc, jemalloc and tcmalloc on this host
 # (a benchmark: it prints a table, see liballoc/README.md).
