@@ -18,6 +18,7 @@ static la_heap_t *heap_chunk;
 static unsigned heap_chunk_left;
 
 _Atomic(uint32_t) la_class_refills[LA_NCLASSES];
+_Atomic(int) la_heaps_live;
 
 /* ---- cache lock (see la_heap_t.cache_lock): a spin flag, uncontended in
  * practice (the monitor holds it for a few pointer moves). ---- */
@@ -475,6 +476,7 @@ la_heap_t *la_heap_attach(void)
 	atomic_store_explicit(&h->delayed, NULL, memory_order_relaxed);
 	h->flush_epoch = atomic_load_explicit(&la_flush_epoch, memory_order_relaxed);
 	atomic_store_explicit(&h->attached, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&la_heaps_live, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&la_heaps_lock);
 	return h;
 }
@@ -531,6 +533,7 @@ void la_heap_detach(la_heap_t *h)
 	}
 	pthread_mutex_lock(&la_heaps_lock);
 	atomic_store_explicit(&h->attached, 0, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&la_heaps_live, 1, memory_order_relaxed);
 	h->next_free = heap_free_list;
 	heap_free_list = h;
 	pthread_mutex_unlock(&la_heaps_lock);
@@ -542,4 +545,28 @@ void la_heaps_foreach(void (*fn)(la_heap_t *, void *), void *arg)
 	for (la_heap_t *h = heap_all; h; h = h->all_next)
 		fn(h, arg);
 	pthread_mutex_unlock(&la_heaps_lock);
+}
+
+/* fork: with la_heaps_lock held, take every heap's cache lock (registry
+ * order) so no thread is inside a cache-list edit at fork; the child finds
+ * them all free. Cache locks are leaves: their holders take no other lock. */
+void la_heaps_fork_prepare(void)
+{
+	for (la_heap_t *h = heap_all; h; h = h->all_next)
+		cache_lock(h);
+}
+
+void la_heaps_fork_parent(void)
+{
+	for (la_heap_t *h = heap_all; h; h = h->all_next)
+		cache_unlock(h);
+}
+
+/* Child: only the forking thread exists; the other threads' heaps stay
+ * registered (their pages are never reused) but no longer count as live. */
+void la_heaps_fork_child(void)
+{
+	for (la_heap_t *h = heap_all; h; h = h->all_next)
+		cache_unlock(h);
+	atomic_store_explicit(&la_heaps_live, la_tl_heap != &la_heap_empty, memory_order_relaxed);
 }

@@ -18,11 +18,18 @@ static void thread_done(void *arg)
 		la_heap_detach(h);
 }
 
-/* fork: hold every lock across fork so the child sees consistent pools.
- * Order: heaps, abandoned, pool (the global lock order). */
+/* fork: every lock liballoc owns is held across fork, so the child finds
+ * each structure consistent and each lock free. The order is the global
+ * lock order: the monitor's lock, the heap registry, every heap's cache
+ * lock (registry order), the abandoned lists, the pool. Nothing takes them
+ * in another order: the monitor reaches the others only from under its own
+ * lock, and cache locks, abandoned and pool locks are never held while
+ * taking a lock earlier in the list. */
 static void fork_prepare(void)
 {
+	la_monitor_fork_prepare();
 	pthread_mutex_lock(&la_heaps_lock);
+	la_heaps_fork_prepare();
 	pthread_mutex_lock(&la_abandoned_lock);
 	pthread_mutex_lock(&la_pool_lock);
 }
@@ -31,18 +38,19 @@ static void fork_parent(void)
 {
 	pthread_mutex_unlock(&la_pool_lock);
 	pthread_mutex_unlock(&la_abandoned_lock);
+	la_heaps_fork_parent();
 	pthread_mutex_unlock(&la_heaps_lock);
+	la_monitor_fork_parent();
 }
 
 static void fork_child(void)
 {
-	/* Other threads' heaps stay attached (their pages are simply never
+	/* Other threads' heaps stay registered (their pages are simply never
 	 * reused in the child); only the locks need fresh state. */
 	pthread_mutex_init(&la_pool_lock, NULL);
 	pthread_mutex_init(&la_abandoned_lock, NULL);
+	la_heaps_fork_child();
 	pthread_mutex_init(&la_heaps_lock, NULL);
-	/* fork_prepare held la_heaps_lock, so the monitor held no cache lock
-	 * (it takes them only inside la_heaps_foreach). */
 	la_monitor_fork_child();
 }
 
@@ -59,6 +67,10 @@ void la_init_slow(void)
 		pthread_key_create(&heap_key, thread_done);
 		pthread_atfork(fork_prepare, fork_parent, fork_child);
 		atomic_store_explicit(&init_state, 2, memory_order_release);
+		/* a heap attached by a recursive malloc above is handed back at
+		 * this thread's exit like any other */
+		if (la_tl_heap != &la_heap_empty)
+			pthread_setspecific(heap_key, la_tl_heap);
 		return;
 	}
 	while (!atomic_load_explicit(&la_initialized, memory_order_acquire))
@@ -74,8 +86,9 @@ la_heap_t *la_thread_heap_slow(void)
 	la_tl_heap = h;
 	if (atomic_load_explicit(&init_state, memory_order_acquire) == 2)
 		pthread_setspecific(heap_key, h);
-	/* else: the initialising thread during key creation; it is the main
-	 * thread in practice and keeps its heap until exit. */
+	/* else: the initialising thread during key creation; la_init_slow
+	 * registers it once the key exists. */
+	la_monitor_heap_attached();
 	return h;
 }
 

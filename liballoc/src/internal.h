@@ -256,6 +256,12 @@ extern LA_HIDDEN _Atomic(unsigned) la_flush_epoch;
 LA_HIDDEN void la_request_flush_all(void);               /* issue-5 entry point */
 extern LA_HIDDEN pthread_mutex_t la_heaps_lock;
 LA_HIDDEN void la_heaps_foreach(void (*fn)(la_heap_t *, void *), void *arg);
+/* Heaps attached to a live thread: how many application threads allocate. */
+extern LA_HIDDEN _Atomic(int) la_heaps_live;
+/* atfork, between la_heaps_lock and la_abandoned_lock (see init.c). */
+LA_HIDDEN void la_heaps_fork_prepare(void);
+LA_HIDDEN void la_heaps_fork_parent(void);
+LA_HIDDEN void la_heaps_fork_child(void);
 /* Monitor side (any thread): give h's retained empty pages beyond keep pages
  * per class (keep < 0: the class's la_tcache_cap) and, if large_too, its
  * cached large spans to the pool. Never touches pages reachable from the
@@ -279,12 +285,20 @@ static inline void la_ensure_init(void)
 LA_HIDDEN la_heap_t *la_thread_heap_slow(void); /* attach heap to this thread */
 
 /* ---- memory-pressure monitor (monitor*.c, react.c, decay.c, adaptive.c) ----
- * A background thread, started on the first allocation slow path when
- * la_monitor_pending is set. It never allocates through malloc and never
- * holds a lock the fast paths take. */
+ * No thread in a single-threaded program: while no monitor thread runs,
+ * la_monitor_pending is set and every allocation slow path calls
+ * la_monitor_start_lazy, which (rate-limited: a clock read every few calls,
+ * a source check at most once per tick) reacts on the allocating thread.
+ * A waiting thread runs only while two or more threads hold heaps (or the
+ * program called la_monitor_start) and leaves by itself when they are gone.
+ * Neither ever allocates through malloc or holds a lock the fast paths take. */
 extern LA_HIDDEN _Atomic(int) la_monitor_pending;
 LA_HIDDEN void la_monitor_start_lazy(void);
-LA_HIDDEN void la_monitor_fork_child(void);      /* atfork child handler */
+LA_HIDDEN void la_monitor_heap_attached(void);   /* after la_heap_attach */
+/* atfork: outermost (before la_heaps_lock); see init.c for the order */
+LA_HIDDEN void la_monitor_fork_prepare(void);
+LA_HIDDEN void la_monitor_fork_parent(void);
+LA_HIDDEN void la_monitor_fork_child(void);
 LA_HIDDEN void la_monitor_stats(struct la_stats *st);
 /* span allocations + frees of the pool so far (decay's activity signal) */
 extern LA_HIDDEN _Atomic(uint64_t) la_pool_ops;

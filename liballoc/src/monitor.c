@@ -1,18 +1,25 @@
-/* The memory-pressure monitor thread: lifecycle and main loop.
+/* The memory-pressure monitor: where and when reactions run.
  *
- * Started lazily (first allocation slow path, or la_monitor_start) when
- * LIBALLOC_MONITOR is not off. Contracts:
- *  - every signal is blocked in the thread, so the application's handlers
- *    never run on it;
- *  - it never allocates through malloc (no heap is ever attached to it: it
- *    calls only internal release functions, read/ioctl/poll and liburing);
- *  - it is detached and holds no lock while waiting, so exit never waits
- *    for it;
- *  - after fork the child has no monitor thread; the atfork child handler
- *    forgets the parent's fds and re-arms the lazy start.
- * Main loop: wait for events (with a tick timeout), react, then on ticks
- * report the cache size to memnotify (rate-limited), run decay and adaptive
- * sizing. */
+ * Invisible to the program it is loaded into:
+ *  - no thread in a single-threaded program. While no monitor thread runs,
+ *    la_monitor_pending is set and the allocation slow path calls
+ *    la_monitor_start_lazy: one clock read every LA_SLOW_EVERY calls, and
+ *    once a tick (LA_TICK_MS) is due, a non-blocking look at the source,
+ *    the reactions, decay, adaptive sizing and the cache report, all on the
+ *    allocating thread (trylock: a slow path never waits for the monitor);
+ *  - a waiting thread only while two or more threads hold heaps (started
+ *    from la_heap_attach's caller), or after an explicit la_monitor_start.
+ *    It blocks every signal, never allocates, and leaves by itself at the
+ *    first tick where no thread holds a heap (and, when it was started
+ *    automatically, after LA_LINGER_TICKS ticks with fewer than two), so it
+ *    never keeps a process alive and a program back to one thread is
+ *    single-threaded again;
+ *  - no fd number of the program's is ever used: see monitor_src.h;
+ *  - la_monitor_inject reacts on the calling thread (no pipe, no wakeup).
+ * Locking: mon_lock serialises every reaction, tick and source change; it
+ * is the outermost liballoc lock (fork takes it first, see init.c) and is
+ * never held across the thread's wait. Only the running thread touches the
+ * source while it runs; otherwise whoever holds mon_lock does. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -25,13 +32,23 @@
 #include "react.h"
 
 #define LA_TICK_MS 100
-#define LA_REPORT_NS 250000000ull   /* at most 4 SET_CACHE per second */
+#define LA_TICK_NS ((uint64_t)LA_TICK_MS * 1000000u)
+#define LA_SLOW_EVERY 16             /* slow paths per clock read */
+#define LA_LINGER_TICKS 10           /* auto-started thread, < 2 heaps: leave after 1 s */
+#define LA_REPORT_NS 250000000ull    /* at most 4 SET_CACHE per second */
 #define LA_REPORT_DELTA ((uint64_t)1 << 20)
 
 _Atomic(int) la_monitor_pending;
-static _Atomic(int) mon_state;       /* 0 off, 1 starting, 2 running */
+static pthread_mutex_t mon_lock = PTHREAD_MUTEX_INITIALIZER;
+/* under mon_lock */
 static la_msrc_t src;
-static int pipe_fd[2] = { -1, -1 };
+static la_mwait_t mwait;
+static bool src_open, adaptive_ready;
+static uint64_t last_report, reported = UINT64_MAX;
+/* thread state: 0 none, 1 starting or running; explicit: la_monitor_start */
+static _Atomic(int) thr_state, thr_explicit;
+static _Atomic(uint64_t) next_tick;  /* slow-path ticks: not before */
+static __thread unsigned slow_calls __attribute__((tls_model("initial-exec")));
 static _Atomic(uint64_t) st_source, st_wait, st_events, st_released, st_reported, st_latency;
 
 uint64_t la_now_ns(void)
@@ -84,7 +101,7 @@ static void verbose(const char *what, const char *arg, uint64_t a, const char *u
 	la_write_err(buf);
 }
 
-static void handle(const struct memnotify_event *ev)
+static void handle_locked(const struct memnotify_event *ev)
 {
 	uint64_t t0 = la_now_ns();
 	size_t rel = la_react(ev->type, ev->level, ev->reclaim_pages);
@@ -93,58 +110,112 @@ static void handle(const struct memnotify_event *ev)
 	atomic_store_explicit(&st_latency, since, memory_order_relaxed);
 	atomic_fetch_add_explicit(&st_released, rel, memory_order_relaxed);
 	atomic_fetch_add_explicit(&st_events, 1, memory_order_release);
+	reported = UINT64_MAX; /* report what is left right away */
 	verbose("event", type_name(ev->type, ev->level), rel, " bytes released",
 		(t1 - t0) / 1000, " us");
+}
+
+/* Open the source once; afterwards make sure its fd is still ours. */
+static void source_ready_locked(void)
+{
+	static const char *const names[] = { "none", "decay", "psi", "memnotify" };
+	if (!src_open) {
+		la_msrc_open(&src, la_opt.monitor);
+		src_open = true;
+		verbose("source", names[src.source], 0, NULL, 0, NULL);
+	} else {
+		la_msrc_check(&src);
+	}
+	atomic_store_explicit(&st_source, (uint64_t)src.source, memory_order_relaxed);
+	if (!adaptive_ready) {
+		la_adaptive_init();
+		adaptive_ready = true;
+	}
+}
+
+static void tick_locked(uint64_t now)
+{
+	size_t d = la_decay_tick(now);
+	if (d)
+		verbose("decay", NULL, d, " bytes released", 0, NULL);
+	la_adaptive_tick(now);
+	if (src.source == LA_MONITOR_MEMNOTIFY && now - last_report >= LA_REPORT_NS) {
+		uint64_t c = la_cached_bytes();
+		uint64_t diff = c > reported ? c - reported : reported - c;
+		if (reported == UINT64_MAX || diff >= LA_REPORT_DELTA || (c == 0) != (reported == 0)) {
+			la_msrc_report(&src, c);
+			reported = c;
+			last_report = now;
+			atomic_store_explicit(&st_reported, c, memory_order_relaxed);
+		}
+	}
+}
+
+static int thread_start(void);
+
+/* Leave when no thread holds a heap; an automatically started thread also
+ * leaves once the program has been back to one thread for a while. */
+static bool should_leave(int *lonely)
+{
+	int live = atomic_load_explicit(&la_heaps_live, memory_order_relaxed);
+	if (live <= 0)
+		return true;
+	if (live >= 2 || atomic_load_explicit(&thr_explicit, memory_order_relaxed)) {
+		*lonely = 0;
+		return false;
+	}
+	return ++*lonely >= LA_LINGER_TICKS;
 }
 
 static void *monitor_main(void *arg)
 {
 	(void)arg;
-	static const char *const names[] = { "none", "decay", "psi", "memnotify" };
-	verbose("source", names[src.source], 0, NULL, 0, NULL);
-	verbose("wait", src.wait == LA_WAIT_URING ? "io_uring" : "poll", 0, NULL, 0, NULL);
-	la_adaptive_init();
 	struct memnotify_event ev[16];
-	uint64_t last_report = 0, reported = UINT64_MAX, next_tick = la_now_ns();
+	int lonely = 0;
+	uint64_t next = la_now_ns();
+	pthread_mutex_lock(&mon_lock);
+	la_mwait_init(&mwait, la_opt.uring != 0);
+	atomic_store_explicit(&st_wait, (uint64_t)mwait.kind, memory_order_relaxed);
+	verbose("wait", mwait.kind == LA_WAIT_URING ? "io_uring" : "poll", 0, NULL, 0, NULL);
 	for (;;) {
+		source_ready_locked();
+		pthread_mutex_unlock(&mon_lock);
 		uint64_t now = la_now_ns();
-		int timeout = now >= next_tick ? 0 : (int)((next_tick - now) / 1000000u) + 1;
-		int n = la_msrc_wait(&src, ev, 16, timeout);
-		atomic_store_explicit(&st_wait, (uint64_t)src.wait, memory_order_relaxed);
+		int timeout = now >= next ? 0 : (int)((next - now) / 1000000u) + 1;
+		int ready = la_mwait_wait(&mwait, &src, timeout);
+		pthread_mutex_lock(&mon_lock);
+		atomic_store_explicit(&st_wait, (uint64_t)mwait.kind, memory_order_relaxed);
+		int n = ready ? la_msrc_drain(&src, ev, 16) : 0;
 		for (int i = 0; i < n; i++)
-			handle(&ev[i]);
+			handle_locked(&ev[i]);
 		now = la_now_ns();
-		if (n > 0)
-			reported = UINT64_MAX; /* report what is left right away */
-		if (now < next_tick)
+		if (now < next)
 			continue;
-		next_tick = now + LA_TICK_MS * 1000000ull;
-		size_t d = la_decay_tick(now);
-		if (d)
-			verbose("decay", NULL, d, " bytes released", 0, NULL);
-		la_adaptive_tick(now);
-		if (src.source == LA_MONITOR_MEMNOTIFY && now - last_report >= LA_REPORT_NS) {
-			uint64_t c = la_cached_bytes();
-			uint64_t diff = c > reported ? c - reported : reported - c;
-			if (reported == UINT64_MAX || diff >= LA_REPORT_DELTA || (c == 0) != (reported == 0)) {
-				la_msrc_report(&src, c);
-				reported = c;
-				last_report = now;
-				atomic_store_explicit(&st_reported, c, memory_order_relaxed);
-			}
-		}
+		next = now + LA_TICK_NS;
+		tick_locked(now);
+		if (should_leave(&lonely))
+			break;
 	}
+	la_mwait_exit(&mwait);
+	atomic_store_explicit(&st_wait, LA_WAIT_NONE, memory_order_relaxed);
+	atomic_store_explicit(&next_tick, 0, memory_order_relaxed);
+	atomic_store_explicit(&thr_explicit, 0, memory_order_relaxed);
+	atomic_store_explicit(&thr_state, 0, memory_order_release);
+	atomic_store_explicit(&la_monitor_pending, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&mon_lock);
+	verbose("thread leaves", NULL, 0, NULL, 0, NULL);
 	return NULL;
 }
 
-/* Create the thread with every signal blocked (it inherits the mask). */
-static int monitor_spawn(void)
+/* Exactly one caller wins the 0 -> 1 transition and creates the thread,
+ * detached, with every signal blocked (it inherits the mask). Never called
+ * with mon_lock held (pthread_create may allocate). */
+static int thread_start(void)
 {
-	if (pipe2(pipe_fd, O_CLOEXEC | O_NONBLOCK))
-		return -1;
-	la_msrc_open(&src, la_opt.monitor, pipe_fd[0], la_opt.uring != 0);
-	atomic_store_explicit(&st_source, (uint64_t)src.source, memory_order_relaxed);
-	atomic_store_explicit(&st_wait, (uint64_t)src.wait, memory_order_relaxed);
+	int expected = 0;
+	if (!atomic_compare_exchange_strong(&thr_state, &expected, 1))
+		return 0;
+	atomic_store_explicit(&la_monitor_pending, 0, memory_order_relaxed);
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -157,31 +228,45 @@ static int monitor_spawn(void)
 	pthread_attr_destroy(&at);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r) {
-		la_msrc_close(&src);
-		close(pipe_fd[0]);
-		close(pipe_fd[1]);
-		pipe_fd[0] = pipe_fd[1] = -1;
-		atomic_store_explicit(&st_source, 0, memory_order_relaxed);
+		atomic_store_explicit(&thr_state, 0, memory_order_relaxed);
+		atomic_store_explicit(&la_monitor_pending, 1, memory_order_relaxed);
 		return -1;
 	}
 	return 0;
 }
 
-/* Exactly one caller wins the 0 -> 1 transition and spawns; the others (and
- * recursive mallocs from inside pthread_create) return at once. */
-static void monitor_try_start(void)
+void la_monitor_heap_attached(void)
 {
-	atomic_store_explicit(&la_monitor_pending, 0, memory_order_relaxed);
-	int expected = 0;
-	if (!atomic_compare_exchange_strong(&mon_state, &expected, 1))
-		return;
-	atomic_store_explicit(&mon_state, monitor_spawn() == 0 ? 2 : 0, memory_order_release);
+	if (la_opt.monitor != LA_MODE_OFF &&
+	    atomic_load_explicit(&la_heaps_live, memory_order_relaxed) >= 2 &&
+	    !atomic_load_explicit(&thr_state, memory_order_relaxed))
+		thread_start();
 }
 
+/* The allocation slow path while no monitor thread runs. */
 void la_monitor_start_lazy(void)
 {
-	if (la_opt.monitor != LA_MODE_OFF)
-		monitor_try_start();
+	if (slow_calls++ % LA_SLOW_EVERY || la_opt.monitor == LA_MODE_OFF)
+		return;
+	uint64_t now = la_now_ns();
+	if (now < atomic_load_explicit(&next_tick, memory_order_relaxed))
+		return;
+	if (pthread_mutex_trylock(&mon_lock))
+		return;
+	bool start = false;
+	if (!atomic_load_explicit(&thr_state, memory_order_acquire)) {
+		atomic_store_explicit(&next_tick, now + LA_TICK_NS, memory_order_relaxed);
+		source_ready_locked();
+		struct memnotify_event ev[8];
+		int n = la_msrc_poll(&src, ev, 8);
+		for (int i = 0; i < n; i++)
+			handle_locked(&ev[i]);
+		tick_locked(now);
+		start = atomic_load_explicit(&la_heaps_live, memory_order_relaxed) >= 2;
+	}
+	pthread_mutex_unlock(&mon_lock);
+	if (start)
+		thread_start();
 }
 
 LA_API int la_monitor_start(void)
@@ -189,15 +274,26 @@ LA_API int la_monitor_start(void)
 	la_ensure_init();
 	if (la_opt.monitor == LA_MODE_OFF)
 		return 0;
-	monitor_try_start();
-	while (atomic_load_explicit(&mon_state, memory_order_acquire) == 1)
+	/* The caller holds a heap from here on, so the thread leaves once
+	 * the caller and every other allocating thread are gone. */
+	if (la_tl_heap == &la_heap_empty)
+		(void)la_thread_heap_slow();
+	pthread_mutex_lock(&mon_lock);
+	atomic_store_explicit(&thr_explicit, 1, memory_order_relaxed);
+	if (!atomic_load_explicit(&thr_state, memory_order_acquire))
+		source_ready_locked();
+	pthread_mutex_unlock(&mon_lock);
+	thread_start();
+	while (atomic_load_explicit(&thr_state, memory_order_acquire) &&
+	       atomic_load_explicit(&st_wait, memory_order_relaxed) == LA_WAIT_NONE)
 		sched_yield();
 	return (int)atomic_load_explicit(&st_source, memory_order_relaxed);
 }
 
 LA_API int la_monitor_inject(uint32_t type, uint32_t level, uint64_t pages)
 {
-	if (la_monitor_start() == 0 || atomic_load_explicit(&mon_state, memory_order_acquire) != 2)
+	la_ensure_init();
+	if (la_opt.monitor == LA_MODE_OFF)
 		return -1;
 	struct memnotify_event ev;
 	memset(&ev, 0, sizeof ev);
@@ -206,22 +302,42 @@ LA_API int la_monitor_inject(uint32_t type, uint32_t level, uint64_t pages)
 	ev.source = MEMNOTIFY_SOURCE_INJECT;
 	ev.reclaim_pages = pages;
 	ev.timestamp_ns = la_now_ns();
-	return write(pipe_fd[1], &ev, sizeof ev) == (ssize_t)sizeof ev ? 0 : -1;
+	pthread_mutex_lock(&mon_lock);
+	if (!atomic_load_explicit(&thr_state, memory_order_acquire))
+		source_ready_locked();
+	handle_locked(&ev);
+	pthread_mutex_unlock(&mon_lock);
+	return 0;
 }
 
+void la_monitor_fork_prepare(void)
+{
+	pthread_mutex_lock(&mon_lock);
+}
+
+void la_monitor_fork_parent(void)
+{
+	pthread_mutex_unlock(&mon_lock);
+}
+
+/* The thread did not survive fork. Drop the inherited ring mappings and our
+ * copy of the source fd (closed only if the number is still ours), then
+ * start over lazily: the child subscribes on its own. */
 void la_monitor_fork_child(void)
 {
-	if (atomic_load_explicit(&mon_state, memory_order_relaxed) == 0)
-		return;
-	/* The thread did not survive fork; its ring and fds are the parent's
-	 * subscriber: close them here, the child subscribes on its own. */
-	la_msrc_close(&src);
-	close(pipe_fd[0]);
-	close(pipe_fd[1]);
-	pipe_fd[0] = pipe_fd[1] = -1;
+	pthread_mutex_init(&mon_lock, NULL);
+	la_mwait_exit(&mwait);
+	if (src_open)
+		la_msrc_fork_child(&src);
+	src_open = false;
+	reported = UINT64_MAX;
+	last_report = 0;
+	slow_calls = 0;
+	atomic_store_explicit(&next_tick, 0, memory_order_relaxed);
 	atomic_store_explicit(&st_source, 0, memory_order_relaxed);
 	atomic_store_explicit(&st_wait, 0, memory_order_relaxed);
-	atomic_store_explicit(&mon_state, 0, memory_order_relaxed);
+	atomic_store_explicit(&thr_explicit, 0, memory_order_relaxed);
+	atomic_store_explicit(&thr_state, 0, memory_order_relaxed);
 	atomic_store_explicit(&la_monitor_pending, la_opt.monitor != LA_MODE_OFF,
 			      memory_order_relaxed);
 }

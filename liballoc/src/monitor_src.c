@@ -1,12 +1,15 @@
-/* Event sources (memnotify device, PSI trigger, scripted test pipe) and the
- * wait on them: io_uring POLL_ADD through liburing, or poll(2) when io_uring
- * is unavailable or LIBALLOC_URING=0. Records are read with read(2) once a
- * poll completes. Only the monitor thread calls these; no allocation. */
+/* Event sources (memnotify device, PSI trigger), their fd identity checks,
+ * and the monitor thread's wait: io_uring POLL_ADD through liburing with a
+ * registered ring fd, or poll(2) when io_uring is unavailable or
+ * LIBALLOC_URING=0. Records are read with read(2). No allocation. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "monitor_src.h"
 
@@ -43,55 +46,51 @@ static int open_psi(void)
 	return -1;
 }
 
-void la_msrc_open(la_msrc_t *m, int mode, int test_fd, bool uring)
+void la_msrc_open(la_msrc_t *m, int mode)
 {
-	memset(m, 0, sizeof *m);
+	m->mode = mode;
 	m->fd = -1;
-	m->test_fd = test_fd;
+	m->gen++;
 	m->source = LA_MONITOR_DECAY;
 	if ((mode == LA_MODE_AUTO || mode == LA_MODE_MEMNOTIFY) && (m->fd = open_memnotify()) >= 0)
 		m->source = LA_MONITOR_MEMNOTIFY;
 	else if ((mode == LA_MODE_AUTO || mode == LA_MODE_PSI) && (m->fd = open_psi()) >= 0)
 		m->source = LA_MONITOR_PSI;
-	m->wait = LA_WAIT_POLL;
-	if (uring && io_uring_queue_init(4, &m->ring, 0) == 0)
-		m->wait = LA_WAIT_URING;
-}
-
-void la_msrc_close(la_msrc_t *m)
-{
-	if (m->wait == LA_WAIT_URING)
-		io_uring_queue_exit(&m->ring);
-	if (m->fd >= 0)
-		close(m->fd);
-	m->fd = -1;
-	m->wait = LA_WAIT_NONE;
-	m->source = LA_MONITOR_NONE;
-}
-
-void la_msrc_report(la_msrc_t *m, uint64_t bytes)
-{
-	if (m->source == LA_MONITOR_MEMNOTIFY) {
-		__u64 b = bytes;
-		(void)ioctl(m->fd, MEMNOTIFY_IOC_SET_CACHE, &b);
+	struct stat st;
+	if (m->fd >= 0 && fstat(m->fd, &st) == 0) {
+		m->dev = st.st_dev;
+		m->ino = st.st_ino;
+		m->rdev = st.st_rdev;
+	} else if (m->fd >= 0) {
+		close(m->fd); /* just opened by us: still ours */
+		m->fd = -1;
+		m->source = LA_MONITOR_DECAY;
 	}
 }
 
-/* Drain readable records of fd i (0: source, 1: test pipe) into ev. */
-static int drain(la_msrc_t *m, int i, struct memnotify_event *ev, int max)
+static bool still_ours(const la_msrc_t *m)
+{
+	struct stat st;
+	return m->fd >= 0 && fstat(m->fd, &st) == 0 && st.st_dev == m->dev &&
+	       st.st_ino == m->ino && st.st_rdev == m->rdev;
+}
+
+bool la_msrc_check(la_msrc_t *m)
+{
+	if (m->source <= LA_MONITOR_DECAY)
+		return false;
+	if (still_ours(m))
+		return true;
+	/* The number is the program's now (or closed): forget it, reopen. */
+	la_msrc_open(m, m->mode);
+	return m->fd >= 0;
+}
+
+static int read_records(la_msrc_t *m, struct memnotify_event *ev, int max)
 {
 	int n = 0;
-	if (i == 0 && m->source == LA_MONITOR_PSI) {
-		/* PSI reports a stall of the whole system: medium pressure. */
-		memset(ev, 0, sizeof *ev);
-		ev->type = MEMNOTIFY_EVENT_PRESSURE;
-		ev->level = MEMNOTIFY_LEVEL_MEDIUM;
-		ev->timestamp_ns = la_now_ns();
-		return 1;
-	}
-	int fd = i ? m->test_fd : m->fd;
 	while (n < max) {
-		ssize_t r = read(fd, &ev[n], sizeof *ev * (size_t)(max - n));
+		ssize_t r = read(m->fd, &ev[n], sizeof *ev * (size_t)(max - n));
 		if (r < (ssize_t)sizeof *ev)
 			break;
 		n += (int)(r / (ssize_t)sizeof *ev);
@@ -99,68 +98,140 @@ static int drain(la_msrc_t *m, int i, struct memnotify_event *ev, int max)
 	return n;
 }
 
-static int wait_poll(la_msrc_t *m, struct memnotify_event *ev, int max, int timeout_ms)
+static int psi_event(struct memnotify_event *ev)
 {
-	struct pollfd p[2] = {
-		{ .fd = m->test_fd, .events = POLLIN },
-		{ .fd = m->fd, .events = m->source == LA_MONITOR_PSI ? POLLPRI : POLLIN },
-	};
-	int r = poll(p, m->fd >= 0 ? 2 : 1, timeout_ms);
-	if (r <= 0)
-		return 0;
-	int n = 0;
-	if (p[0].revents)
-		n += drain(m, 1, ev, max);
-	if (m->fd >= 0 && p[1].revents && n < max)
-		n += drain(m, 0, ev + n, max - n);
-	return n;
+	/* PSI reports a stall of the whole system: medium pressure. */
+	memset(ev, 0, sizeof *ev);
+	ev->type = MEMNOTIFY_EVENT_PRESSURE;
+	ev->level = MEMNOTIFY_LEVEL_MEDIUM;
+	ev->timestamp_ns = la_now_ns();
+	return 1;
 }
 
-static int wait_uring(la_msrc_t *m, struct memnotify_event *ev, int max, int timeout_ms)
+int la_msrc_drain(la_msrc_t *m, struct memnotify_event *ev, int max)
 {
-	for (int i = 0; i < 2; i++) {
-		int fd = i ? m->test_fd : m->fd;
-		if (fd < 0 || m->armed[i])
-			continue;
-		struct io_uring_sqe *sqe = io_uring_get_sqe(&m->ring);
-		if (!sqe)
-			break;
-		unsigned mask = (i == 0 && m->source == LA_MONITOR_PSI) ? POLLPRI : POLLIN;
-		io_uring_prep_poll_add(sqe, fd, mask);
-		io_uring_sqe_set_data64(sqe, (__u64)i);
-		m->armed[i] = true;
+	if (max <= 0 || !la_msrc_check(m))
+		return 0;
+	return m->source == LA_MONITOR_PSI ? psi_event(ev) : read_records(m, ev, max);
+}
+
+int la_msrc_poll(la_msrc_t *m, struct memnotify_event *ev, int max)
+{
+	if (max <= 0 || !la_msrc_check(m))
+		return 0;
+	if (m->source == LA_MONITOR_MEMNOTIFY)
+		return read_records(m, ev, max); /* O_NONBLOCK: EAGAIN when empty */
+	struct pollfd p = { .fd = m->fd, .events = POLLPRI };
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLPRI) ? psi_event(ev) : 0;
+}
+
+void la_msrc_report(la_msrc_t *m, uint64_t bytes)
+{
+	if (m->source == LA_MONITOR_MEMNOTIFY && la_msrc_check(m) &&
+	    m->source == LA_MONITOR_MEMNOTIFY) {
+		__u64 b = bytes;
+		(void)ioctl(m->fd, MEMNOTIFY_IOC_SET_CACHE, &b);
+	}
+}
+
+void la_msrc_fork_child(la_msrc_t *m)
+{
+	if (still_ours(m))
+		close(m->fd);
+	m->fd = -1;
+	m->source = LA_MONITOR_NONE;
+}
+
+/* ---- the monitor thread's wait ---- */
+
+static void ring_unmap(struct io_uring *r)
+{
+	size_t sqe_size = sizeof(struct io_uring_sqe) << ((r->flags & IORING_SETUP_SQE128) ? 1 : 0);
+	munmap(r->sq.sqes, sqe_size * r->sq.ring_entries);
+	munmap(r->sq.ring_ptr, r->sq.ring_sz);
+	if (r->cq.ring_ptr && r->cq.ring_ptr != r->sq.ring_ptr)
+		munmap(r->cq.ring_ptr, r->cq.ring_sz);
+}
+
+void la_mwait_init(la_mwait_t *w, bool uring)
+{
+	memset(w, 0, sizeof *w);
+	w->kind = LA_WAIT_POLL;
+	if (!uring || io_uring_queue_init(4, &w->ring, 0))
+		return;
+	/* Keep the ring but not its number: register it to this thread
+	 * (kernel >= 5.18), then close the number we were just given. Without
+	 * registration, fall back to poll(2) rather than hold an fd. */
+	if (io_uring_register_ring_fd(&w->ring) != 1) {
+		io_uring_queue_exit(&w->ring);
+		return;
+	}
+	close(w->ring.ring_fd);
+	w->ring.ring_fd = -1; /* liburing submits through enter_ring_fd */
+	w->kind = LA_WAIT_URING;
+}
+
+void la_mwait_exit(la_mwait_t *w)
+{
+	if (w->kind == LA_WAIT_URING)
+		ring_unmap(&w->ring);
+	w->kind = LA_WAIT_NONE;
+	w->armed = false;
+}
+
+static int wait_poll(la_msrc_t *m, int timeout_ms)
+{
+	struct pollfd p = { .fd = m->fd, .events = m->source == LA_MONITOR_PSI ? POLLPRI : POLLIN };
+	int r = poll(&p, m->fd >= 0 ? 1 : 0, timeout_ms);
+	return r == 1 && (p.revents & p.events) ? 1 : 0;
+}
+
+static int wait_uring(la_mwait_t *w, la_msrc_t *m, int timeout_ms)
+{
+	if (m->fd >= 0 && (!w->armed || w->armed_gen != m->gen)) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+		if (sqe && w->armed) {
+			/* the source was reopened: drop the poll on the old file */
+			io_uring_prep_poll_remove(sqe, (__u64)w->armed_gen);
+			io_uring_sqe_set_data64(sqe, 0);
+			sqe = io_uring_get_sqe(&w->ring);
+		}
+		if (sqe) {
+			io_uring_prep_poll_add(sqe, m->fd,
+					       m->source == LA_MONITOR_PSI ? POLLPRI : POLLIN);
+			io_uring_sqe_set_data64(sqe, (__u64)m->gen);
+			w->armed = true;
+			w->armed_gen = m->gen;
+		}
 	}
 	struct io_uring_cqe *cqe;
 	struct __kernel_timespec ts = { .tv_sec = timeout_ms / 1000,
 					.tv_nsec = (long long)(timeout_ms % 1000) * 1000000 };
-	int r = io_uring_submit_and_wait_timeout(&m->ring, &cqe, 1, &ts, NULL);
+	int r = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
 	if (r < 0 && r != -ETIME && r != -EINTR) {
 		/* io_uring unusable here (e.g. forbidden by policy): fall back */
-		io_uring_queue_exit(&m->ring);
-		m->wait = LA_WAIT_POLL;
-		return wait_poll(m, ev, max, timeout_ms);
+		ring_unmap(&w->ring);
+		w->kind = LA_WAIT_POLL;
+		w->armed = false;
+		return wait_poll(m, timeout_ms);
 	}
-	int n = 0;
+	int ready = 0;
 	unsigned head, seen = 0;
-	bool ready[2] = { false, false };
-	io_uring_for_each_cqe(&m->ring, head, cqe) {
-		unsigned i = (unsigned)io_uring_cqe_get_data64(cqe) & 1;
-		m->armed[i] = false;
-		if (cqe->res > 0)
-			ready[i] = true;
+	io_uring_for_each_cqe(&w->ring, head, cqe) {
+		unsigned gen = (unsigned)io_uring_cqe_get_data64(cqe);
+		if (gen && gen == w->armed_gen) {
+			w->armed = false;
+			ready |= cqe->res > 0;
+		}
 		seen++;
 	}
-	io_uring_cq_advance(&m->ring, seen);
-	if (ready[1])
-		n += drain(m, 1, ev, max);
-	if (ready[0] && n < max)
-		n += drain(m, 0, ev + n, max - n);
-	return n;
+	io_uring_cq_advance(&w->ring, seen);
+	return ready;
 }
 
-int la_msrc_wait(la_msrc_t *m, struct memnotify_event *ev, int max, int timeout_ms)
+int la_mwait_wait(la_mwait_t *w, la_msrc_t *m, int timeout_ms)
 {
-	if (m->wait == LA_WAIT_URING)
-		return wait_uring(m, ev, max, timeout_ms);
-	return wait_poll(m, ev, max, timeout_ms);
+	if (w->kind == LA_WAIT_URING)
+		return wait_uring(w, m, timeout_ms);
+	return wait_poll(m, timeout_ms);
 }

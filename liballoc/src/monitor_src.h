@@ -1,29 +1,63 @@
-/* Event sources of the memory-pressure monitor and how it waits on them.
- * Used only by the monitor thread (monitor.c); nothing here allocates. */
+/* Event sources of the memory-pressure monitor (memnotify device, PSI
+ * trigger) and the monitor thread's wait on them. Nothing here allocates.
+ *
+ * fd contract: the program owns every fd number. The source is one plain fd
+ * whose identity (st_dev, st_ino, st_rdev) is recorded at open and checked
+ * before every use; if the number no longer names our file (the program
+ * closed it, or closed it and reused the number), it is forgotten, never
+ * closed, and the source is opened again. The monitor thread's io_uring
+ * holds no fd number at all: its ring fd is registered
+ * (IORING_REGISTER_RING_FDS) and closed right after setup, and the ring is
+ * torn down by unmapping it (the registration dies with the thread).
+ * Callers serialise on the monitor's lock (monitor.c). */
 #ifndef LA_MONITOR_SRC_H
 #define LA_MONITOR_SRC_H
 #include <liburing.h>
 #include <linux/memnotify.h>
+#include <sys/types.h>
 #include "internal.h"
 
 typedef struct la_msrc {
-	int source;        /* enum la_monitor_source */
-	int fd;            /* /dev/memnotify or the PSI trigger; -1 for decay only */
-	int test_fd;       /* read end of the scripted-event pipe */
-	int wait;          /* enum la_monitor_wait */
-	struct io_uring ring;
-	bool armed[2];     /* io_uring: a POLL_ADD is pending on fd / test_fd */
+	int source;        /* enum la_monitor_source; NONE until opened */
+	int mode;          /* LA_MODE_* it was opened with */
+	int fd;            /* our plain fd; -1 for decay only or when forgotten */
+	unsigned gen;      /* bumped by every (re)open */
+	dev_t dev, rdev;   /* identity recorded at open */
+	ino_t ino;
 } la_msrc_t;
 
 /* Open the best source allowed by mode (LA_MODE_*): memnotify, then PSI,
- * then none. test_fd is always watched. Never fails: the worst case is
- * LA_MONITOR_DECAY with poll(2). */
-LA_HIDDEN void la_msrc_open(la_msrc_t *m, int mode, int test_fd, bool uring);
-/* Wait up to timeout_ms; return events read (PSI: one synthesised PRESSURE
- * MEDIUM record). 0 on timeout. */
-LA_HIDDEN int la_msrc_wait(la_msrc_t *m, struct memnotify_event *ev, int max, int timeout_ms);
+ * then none (LA_MONITOR_DECAY). Never fails. */
+LA_HIDDEN void la_msrc_open(la_msrc_t *m, int mode);
+/* true while m->fd still names the file we opened; when it does not, the
+ * number is forgotten (not closed) and the source opened again. */
+LA_HIDDEN bool la_msrc_check(la_msrc_t *m);
+/* Events already waiting, without blocking (PSI: one synthesised PRESSURE
+ * MEDIUM record per trigger). */
+LA_HIDDEN int la_msrc_poll(la_msrc_t *m, struct memnotify_event *ev, int max);
+/* After a wait said the source was ready: its records (PSI: the trigger
+ * itself is the event, already consumed by the wait). */
+LA_HIDDEN int la_msrc_drain(la_msrc_t *m, struct memnotify_event *ev, int max);
 /* Report free-but-resident bytes (memnotify only; no-op otherwise). */
 LA_HIDDEN void la_msrc_report(la_msrc_t *m, uint64_t bytes);
-/* Forget everything (fork child: fds closed, ring unmapped). */
-LA_HIDDEN void la_msrc_close(la_msrc_t *m);
+/* fork child (single-threaded): close the inherited copy of our fd only if
+ * the number still names our file, then forget everything. */
+LA_HIDDEN void la_msrc_fork_child(la_msrc_t *m);
+
+/* The monitor thread's wait: io_uring (POLL_ADD on the source) when
+ * allowed and available, else poll(2). */
+typedef struct la_mwait {
+	int kind;          /* enum la_monitor_wait */
+	bool armed;        /* io_uring: a POLL_ADD is pending for armed_gen */
+	unsigned armed_gen;
+	struct io_uring ring;
+} la_mwait_t;
+
+/* Set up for the calling thread (the ring is registered to it). */
+LA_HIDDEN void la_mwait_init(la_mwait_t *w, bool uring);
+/* Wait up to timeout_ms for the source; 1 if it became ready, else 0. */
+LA_HIDDEN int la_mwait_wait(la_mwait_t *w, la_msrc_t *m, int timeout_ms);
+/* Tear down without touching any fd number (also in a fork child, where
+ * it only drops the inherited mappings). */
+LA_HIDDEN void la_mwait_exit(la_mwait_t *w);
 #endif
