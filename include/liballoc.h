@@ -54,7 +54,7 @@ struct la_stats {
 
 	/* version 2: the memory-pressure monitor (LIBALLOC_MONITOR) */
 	uint64_t monitor_source;       /* enum la_monitor_source: where events come from */
-	uint64_t monitor_wait;         /* enum la_monitor_wait: how the monitor sleeps */
+	uint64_t monitor_wait;         /* enum la_monitor_wait: how the monitor thread waits (NONE: no thread) */
 	uint64_t monitor_events;       /* events handled (pressure, reclaim, idle, active) */
 	uint64_t monitor_released;     /* bytes the monitor returned to the OS on events */
 	uint64_t monitor_reported;     /* last free-but-resident bytes reported to the kernel */
@@ -92,16 +92,19 @@ size_t la_trim(size_t target_bytes);
 /* Print la_stats to stderr in one block (no allocation). */
 void la_print_stats(void);
 
-/* Start the memory-pressure monitor now (it otherwise starts on the first
- * allocation slow path). Returns the la_monitor_source in use, or 0 when
+/* Open the event source and start the monitor thread now, even in a
+ * single-threaded program (otherwise a thread runs only while two or more
+ * threads allocate; a single-threaded program's allocation slow path does the
+ * monitor's work). The caller gets a heap; the thread leaves once no thread
+ * holds one. Returns the la_monitor_source in use, or 0 when
  * LIBALLOC_MONITOR=off. Idempotent. */
 int la_monitor_start(void);
 
-/* Test hook (the scripted event source): hand the monitor one synthetic
- * event, as if read from /dev/memnotify. type/level are MEMNOTIFY_EVENT_* /
- * MEMNOTIFY_LEVEL_* values, pages the RECLAIM request. Returns 0 once
- * queued (the reaction follows asynchronously; watch monitor_events), -1 if
- * the monitor is off. */
+/* Test hook (the scripted event source): handle one synthetic event, as if
+ * read from /dev/memnotify, on the calling thread. type/level are
+ * MEMNOTIFY_EVENT_* / MEMNOTIFY_LEVEL_* values, pages the RECLAIM request.
+ * Returns 0 once handled (counted in monitor_events), -1 if the monitor is
+ * off. */
 int la_monitor_inject(uint32_t type, uint32_t level, uint64_t pages);
 
 #ifdef __cplusplus

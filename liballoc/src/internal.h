@@ -96,6 +96,8 @@ typedef struct la_segment {
 	/* normal only, under the pool lock */
 	uint64_t free_mask;          /* free slices */
 	uint64_t dirty_mask;         /* free slices possibly resident (not madvised) */
+	uint64_t lazy_mask;          /* dirty slices given MADV_FREE since last taken */
+	uint64_t aged_mask;          /* dirty slices not taken since the last lazy pass */
 	struct la_segment *next, *prev;
 	la_page_t pages[LA_SLICES];
 } la_segment_t;
@@ -206,6 +208,7 @@ LA_HIDDEN void *la_os_map(size_t size);                     /* NULL on failure *
 LA_HIDDEN void *la_os_map_aligned(size_t size, size_t align);
 LA_HIDDEN void la_os_unmap(void *p, size_t size);
 LA_HIDDEN void la_os_decommit(void *p, size_t size);        /* MADV_DONTNEED */
+LA_HIDDEN void la_os_lazyfree(void *p, size_t size);        /* MADV_FREE */
 LA_HIDDEN void *la_os_remap(void *p, size_t old, size_t new_size, int may_move, void *fixed);
 LA_HIDDEN size_t la_os_page_size(void);
 extern LA_HIDDEN _Atomic(uint64_t) la_cnt_mmap, la_cnt_munmap, la_cnt_madvise, la_cnt_mremap;
@@ -223,6 +226,12 @@ LA_HIDDEN void la_span_free(la_page_t *pg);
 LA_HIDDEN bool la_span_grow(la_page_t *pg, unsigned slices); /* in place */
 LA_HIDDEN void la_span_shrink(la_page_t *pg, unsigned slices);
 LA_HIDDEN size_t la_pool_release_free(size_t max_bytes); /* issue-5 entry point */
+/* Give the pool's dirty slices not yet lazy to the kernel with MADV_FREE (it
+ * may take them under pressure while this process sleeps; a reuse's first
+ * write makes a page ours again). Returns the bytes newly marked. */
+LA_HIDDEN size_t la_pool_lazy_free(void);
+/* Bytes of span frees between lazy passes (single-threaded programs only). */
+#define LA_LAZY_BATCH ((uint64_t)4 << 20)
 LA_HIDDEN void *la_huge_alloc(size_t n, size_t align);
 LA_HIDDEN void la_huge_free(la_segment_t *s);
 LA_HIDDEN size_t la_huge_usable(la_segment_t *s, const void *p);

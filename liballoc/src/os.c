@@ -61,6 +61,17 @@ void la_os_decommit(void *p, size_t size)
 	madvise(p, size, MADV_DONTNEED);
 }
 
+void la_os_lazyfree(void *p, size_t size)
+{
+	cnt(&la_cnt_madvise);
+#ifdef MADV_FREE
+	madvise(p, size, MADV_FREE); /* EINVAL before Linux 4.5: the pages just stay */
+#else
+	(void)p;
+	(void)size;
+#endif
+}
+
 /* mremap; fixed != NULL moves to that address (which must be mapped by us and
  * is replaced). Returns NULL on failure. Callers fix la_bytes_mapped. */
 void *la_os_remap(void *p, size_t old, size_t new_size, int may_move, void *fixed)

@@ -2,8 +2,10 @@
  *
  * Invariants (all under la_pool_lock): a normal segment's free_mask has a bit
  * per free slice (bit 0, the header, is never free); dirty_mask is a subset of
- * free_mask: free slices that may still be resident. Allocated spans are never
- * in either mask. Memory goes back to the OS only in la_pool_release_free(). */
+ * free_mask: free slices that may still be resident; lazy_mask is a subset of
+ * dirty_mask: slices given MADV_FREE (la_pool_lazy_free) and not reused since.
+ * Allocated spans are never in any mask. Memory goes back to the OS only in
+ * la_pool_release_free() (and lazily, at the kernel's choice, for lazy slices). */
 #include <string.h>
 #include "internal.h"
 
@@ -11,6 +13,7 @@ pthread_mutex_t la_pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static la_segment_t *seg_list;
 _Atomic(uint64_t) la_bytes_huge;
 _Atomic(uint64_t) la_pool_ops;
+static _Atomic(uint64_t) pool_fresh; /* bytes freed into the pool since the last lazy pass */
 
 static inline uint64_t run_bits(unsigned idx, unsigned n)
 {
@@ -31,6 +34,18 @@ static int find_run(uint64_t m, uint64_t dirty, unsigned n)
 	return __builtin_ctzll(x);
 }
 
+/* After a span went to the pool: in a program with no monitor thread (the
+ * only time la_monitor_pending is set), every LA_LAZY_BATCH bytes freed into
+ * the pool are handed to the kernel lazily, so the memory can be taken under
+ * pressure even while the program sleeps without allocating. */
+static void pool_freed(size_t bytes)
+{
+	if (atomic_fetch_add_explicit(&pool_fresh, bytes, memory_order_relaxed) + bytes >=
+		    LA_LAZY_BATCH &&
+	    atomic_load_explicit(&la_monitor_pending, memory_order_relaxed))
+		la_pool_lazy_free();
+}
+
 static la_segment_t *segment_new(void)
 {
 	la_segment_t *s = la_os_map_aligned(LA_SEG_SIZE, LA_SEG_SIZE);
@@ -39,6 +54,8 @@ static la_segment_t *segment_new(void)
 	s->kind = LA_SEG_NORMAL;
 	s->free_mask = LA_SLICES_ALL;
 	s->dirty_mask = 0;
+	s->lazy_mask = 0;
+	s->aged_mask = 0;
 	s->prev = NULL;
 	s->next = seg_list;
 	if (seg_list)
@@ -71,6 +88,8 @@ la_page_t *la_span_alloc(unsigned n, uint8_t kind, uint32_t block_size, uint8_t 
 	atomic_fetch_add_explicit(&la_pool_ops, 1, memory_order_relaxed);
 	s->free_mask &= ~bits;
 	s->dirty_mask &= ~bits;
+	s->lazy_mask &= ~bits;
+	s->aged_mask &= ~bits;
 	la_page_t *pg = &s->pages[idx];
 	for (unsigned j = 0; j < n; j++)
 		pg[j].slice_back = (uint8_t)j;
@@ -95,12 +114,14 @@ void la_span_free(la_page_t *pg)
 	la_segment_t *s = la_seg_of(pg);
 	unsigned idx = (unsigned)(pg - s->pages);
 	uint64_t bits = run_bits(idx, pg->slice_count);
+	size_t bytes = (size_t)pg->slice_count << LA_SLICE_SHIFT; /* pg is not ours after unlock */
 	pthread_mutex_lock(&la_pool_lock);
 	atomic_fetch_add_explicit(&la_pool_ops, 1, memory_order_relaxed);
 	pg->kind = LA_PAGE_FREE;
 	s->free_mask |= bits;
 	s->dirty_mask |= bits;
 	pthread_mutex_unlock(&la_pool_lock);
+	pool_freed(bytes);
 }
 
 bool la_span_grow(la_page_t *pg, unsigned n)
@@ -115,6 +136,8 @@ bool la_span_grow(la_page_t *pg, unsigned n)
 	if ((s->free_mask & need) == need) {
 		s->free_mask &= ~need;
 		s->dirty_mask &= ~need;
+		s->lazy_mask &= ~need;
+		s->aged_mask &= ~need;
 		for (unsigned j = old; j < n; j++)
 			pg[j].slice_back = (uint8_t)j;
 		pg->slice_count = (uint8_t)n;
@@ -136,6 +159,7 @@ void la_span_shrink(la_page_t *pg, unsigned n)
 	s->free_mask |= bits;
 	s->dirty_mask |= bits;
 	pthread_mutex_unlock(&la_pool_lock);
+	pool_freed((size_t)(old - n) << LA_SLICE_SHIFT);
 }
 
 /* Return free resident slices to the OS: madvise runs of dirty free slices,
@@ -170,9 +194,38 @@ size_t la_pool_release_free(size_t max_bytes)
 			d &= ~run_bits(i, n);
 		}
 		s->dirty_mask = d;
+		s->lazy_mask &= d;
+		s->aged_mask &= d;
 	}
 	pthread_mutex_unlock(&la_pool_lock);
 	return released;
+}
+
+/* Only slices that stayed in the pool since the previous pass (aged_mask)
+ * are marked, so a working set cycling through the pool makes no call.
+ * Under the pool lock: a span handed out meanwhile must never get an
+ * MADV_FREE after its new owner's first writes. */
+size_t la_pool_lazy_free(void)
+{
+	size_t bytes = 0;
+	pthread_mutex_lock(&la_pool_lock);
+	atomic_store_explicit(&pool_fresh, 0, memory_order_relaxed);
+	for (la_segment_t *s = seg_list; s; s = s->next) {
+		uint64_t d = s->dirty_mask & s->aged_mask & ~s->lazy_mask;
+		s->lazy_mask |= d;
+		s->aged_mask = s->dirty_mask & ~s->lazy_mask;
+		while (d) {
+			unsigned i = (unsigned)__builtin_ctzll(d), n = 0;
+			while (i + n < 64 && (d >> (i + n) & 1))
+				n++;
+			la_os_lazyfree((uint8_t *)s + ((size_t)i << LA_SLICE_SHIFT),
+				       (size_t)n << LA_SLICE_SHIFT);
+			bytes += (size_t)n << LA_SLICE_SHIFT;
+			d &= ~run_bits(i, n);
+		}
+	}
+	pthread_mutex_unlock(&la_pool_lock);
+	return bytes;
 }
 
 void la_segments_foreach(void (*fn)(la_segment_t *, void *), void *arg)

@@ -113,6 +113,8 @@ static int scn_userns(int setns_case)
 	fflush(stdout);
 	if (tasks != 1)
 		return 3;
+	if (access("/proc/self/ns/user", F_OK))
+		return 6; /* a kernel without CONFIG_USER_NS: EINVAL for everyone */
 	if (!setns_case) {
 		scn_churn(150, 5);
 		if (unshare(CLONE_NEWUSER)) {
