@@ -3,10 +3,10 @@
 # Usage: run.sh VALGRIND VG_SMOKE LOGDIR SUPPRESSIONS [TEST...]
 #  1. `vg_smoke all`, then each TEST (kselftest binaries), with every process
 #     they start (fork, exec): exit status 0, no memcheck error in any
-#     process; at exit every open descriptor is inherited from make, or one
-#     of the monitor's (at most 4 per process: event pipe, PSI trigger or
-#     memnotify, io_uring); an exec'd child inherits nothing its parent did
-#     not (the monitor's descriptors are close-on-exec).
+#     process; at exit every open descriptor is inherited from make, or the
+#     monitor's event source (at most 1 per process: PSI trigger or
+#     memnotify; its io_uring holds no descriptor); an exec'd child inherits
+#     nothing its parent did not (the source is close-on-exec).
 #  2. `vg_smoke uaf|dfree|leak|uninit` plant one error each in a liballoc
 #     block: memcheck must report it (so it does see liballoc's blocks).
 # Success: one summary line. Failure: the offending log, exit status 1.
@@ -40,7 +40,7 @@ fds() {
 		kind = index($0, logs) ? "valgrind" : "other";
 		fd = $0; sub(/.*descriptor /, "", fd); sub(/:.*/, "", fd); next }
 	rec && /inherited from parent/ { if (kind == "other") kind = "inherited" }
-	rec && /la_msrc_open|monitor_spawn/ { if (kind == "other") kind = "monitor" }
+	rec && /la_msrc_open/ { if (kind == "other") kind = "monitor" }
 	rec && /^==[0-9]+== *$/ { print kind, fd; rec = 0 }
 	END { if (rec) print kind, fd }' "$1"
 }
@@ -70,7 +70,7 @@ run() {
 		fds "$f" >"$f.fds"
 		grep -q '^other' "$f.fds" && fail "descriptors open at exit, not the monitor's" "$f"
 		m=$(grep -c '^monitor' "$f.fds")
-		[ "$m" -le 4 ] || fail "$m monitor descriptors open at exit (at most 4)" "$f"
+		[ "$m" -le 1 ] || fail "$m monitor descriptors open at exit (at most 1)" "$f"
 		monfds=$((monfds + m))
 		awk '$1 == "inherited" { print $2 }' "$f.fds" | sort | comm -23 - "$logs/$name.inherited" \
 			>"$f.extra"

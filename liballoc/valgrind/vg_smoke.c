@@ -294,6 +294,10 @@ static int opts_child(const char *expect)
 		CHECK(la_monitor_inject(MEMNOTIFY_EVENT_IDLE, 0, 0) == -1);
 		CHECK(stats().monitor_source == LA_MONITOR_NONE);
 	} else if (!strcmp(expect, "verbose")) {
+		/* a thread (and with it a wait method) only once asked for:
+		 * this program is single-threaded */
+		CHECK(stats().monitor_wait == LA_WAIT_NONE);
+		CHECK(la_monitor_start() > 0);
 		CHECK(inject_wait(MEMNOTIFY_EVENT_ACTIVE, 0, 0) == 0);
 		CHECK(stats().monitor_wait == LA_WAIT_POLL);
 		void *p = malloc(3 * MiB); /* the threshold is 4032K now */
