@@ -97,7 +97,6 @@ typedef struct la_segment {
 	uint64_t free_mask;          /* free slices */
 	uint64_t dirty_mask;         /* free slices possibly resident (not madvised) */
 	uint64_t lazy_mask;          /* dirty slices given MADV_FREE since last taken */
-	uint64_t aged_mask;          /* dirty slices not taken since the last lazy pass */
 	struct la_segment *next, *prev;
 	la_page_t pages[LA_SLICES];
 } la_segment_t;
@@ -226,12 +225,13 @@ LA_HIDDEN void la_span_free(la_page_t *pg);
 LA_HIDDEN bool la_span_grow(la_page_t *pg, unsigned slices); /* in place */
 LA_HIDDEN void la_span_shrink(la_page_t *pg, unsigned slices);
 LA_HIDDEN size_t la_pool_release_free(size_t max_bytes); /* issue-5 entry point */
-/* Give the pool's dirty slices not yet lazy to the kernel with MADV_FREE (it
- * may take them under pressure while this process sleeps; a reuse's first
- * write makes a page ours again). Returns the bytes newly marked. */
-LA_HIDDEN size_t la_pool_lazy_free(void);
-/* Bytes of span frees between lazy passes (single-threaded programs only). */
-#define LA_LAZY_BATCH ((uint64_t)4 << 20)
+/* Lazy free (segment.c): in a program with no monitor thread, pool slices
+ * get MADV_FREE once the dirty pool grew over its low-water mark by
+ * LA_LAZY_BURST, or by LA_LAZY_BATCH a period after the last pass; the
+ * kernel may take them under pressure while the program sleeps. */
+#define LA_LAZY_BATCH ((size_t)4 << 20)
+#define LA_LAZY_BURST ((size_t)32 << 20)
+#define LA_LAZY_PERIOD_NS 1000000000ull
 LA_HIDDEN void *la_huge_alloc(size_t n, size_t align);
 LA_HIDDEN void la_huge_free(la_segment_t *s);
 LA_HIDDEN size_t la_huge_usable(la_segment_t *s, const void *p);

@@ -3,7 +3,7 @@
  * Invariants (all under la_pool_lock): a normal segment's free_mask has a bit
  * per free slice (bit 0, the header, is never free); dirty_mask is a subset of
  * free_mask: free slices that may still be resident; lazy_mask is a subset of
- * dirty_mask: slices given MADV_FREE (la_pool_lazy_free) and not reused since.
+ * dirty_mask: slices given MADV_FREE (lazy_pass_locked) and not reused since.
  * Allocated spans are never in any mask. Memory goes back to the OS only in
  * la_pool_release_free() (and lazily, at the kernel's choice, for lazy slices). */
 #include <string.h>
@@ -13,7 +13,9 @@ pthread_mutex_t la_pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static la_segment_t *seg_list;
 _Atomic(uint64_t) la_bytes_huge;
 _Atomic(uint64_t) la_pool_ops;
-static _Atomic(uint64_t) pool_fresh; /* bytes freed into the pool since the last lazy pass */
+/* Dirty pool bytes, and their low-water mark since the last lazy pass
+ * (both under the pool lock). */
+static size_t pool_dirty, pool_dirty_low;
 
 static inline uint64_t run_bits(unsigned idx, unsigned n)
 {
@@ -34,16 +36,35 @@ static int find_run(uint64_t m, uint64_t dirty, unsigned n)
 	return __builtin_ctzll(x);
 }
 
-/* After a span went to the pool: in a program with no monitor thread (the
- * only time la_monitor_pending is set), every LA_LAZY_BATCH bytes freed into
- * the pool are handed to the kernel lazily, so the memory can be taken under
- * pressure even while the program sleeps without allocating. */
-static void pool_freed(size_t bytes)
+static void lazy_pass_locked(void);
+
+/* Pool lock held. Dirty slices left the pool (taken or released). */
+static void dirty_taken(size_t bytes)
 {
-	if (atomic_fetch_add_explicit(&pool_fresh, bytes, memory_order_relaxed) + bytes >=
-		    LA_LAZY_BATCH &&
-	    atomic_load_explicit(&la_monitor_pending, memory_order_relaxed))
-		la_pool_lazy_free();
+	pool_dirty -= bytes;
+	if (pool_dirty < pool_dirty_low)
+		pool_dirty_low = pool_dirty;
+}
+
+/* Pool lock held. A span went to the pool. In a program with no monitor
+ * thread (the only time la_monitor_pending is set), once the dirty pool has
+ * grown over its low-water mark by LA_LAZY_BURST, or by LA_LAZY_BATCH and
+ * the last pass is LA_LAZY_PERIOD_NS old, its slices are handed to the
+ * kernel lazily, so they can be taken under pressure even while the program
+ * sleeps or runs only on fast paths. A working set cycling through the pool
+ * moves the dirty total up and down: at most one pass per period. */
+static void dirty_added(size_t bytes)
+{
+	static uint64_t last_pass;
+	pool_dirty += bytes;
+	size_t growth = pool_dirty - pool_dirty_low;
+	if (growth < LA_LAZY_BATCH || !atomic_load_explicit(&la_monitor_pending, memory_order_relaxed))
+		return;
+	uint64_t now = la_now_ns();
+	if (growth >= LA_LAZY_BURST || now - last_pass >= LA_LAZY_PERIOD_NS) {
+		last_pass = now;
+		lazy_pass_locked();
+	}
 }
 
 static la_segment_t *segment_new(void)
@@ -55,7 +76,6 @@ static la_segment_t *segment_new(void)
 	s->free_mask = LA_SLICES_ALL;
 	s->dirty_mask = 0;
 	s->lazy_mask = 0;
-	s->aged_mask = 0;
 	s->prev = NULL;
 	s->next = seg_list;
 	if (seg_list)
@@ -86,10 +106,10 @@ la_page_t *la_span_alloc(unsigned n, uint8_t kind, uint32_t block_size, uint8_t 
 	}
 	uint64_t bits = run_bits((unsigned)idx, n);
 	atomic_fetch_add_explicit(&la_pool_ops, 1, memory_order_relaxed);
+	dirty_taken((size_t)__builtin_popcountll(s->dirty_mask & bits) << LA_SLICE_SHIFT);
 	s->free_mask &= ~bits;
 	s->dirty_mask &= ~bits;
 	s->lazy_mask &= ~bits;
-	s->aged_mask &= ~bits;
 	la_page_t *pg = &s->pages[idx];
 	for (unsigned j = 0; j < n; j++)
 		pg[j].slice_back = (uint8_t)j;
@@ -114,14 +134,14 @@ void la_span_free(la_page_t *pg)
 	la_segment_t *s = la_seg_of(pg);
 	unsigned idx = (unsigned)(pg - s->pages);
 	uint64_t bits = run_bits(idx, pg->slice_count);
-	size_t bytes = (size_t)pg->slice_count << LA_SLICE_SHIFT; /* pg is not ours after unlock */
+	size_t bytes = (size_t)pg->slice_count << LA_SLICE_SHIFT;
 	pthread_mutex_lock(&la_pool_lock);
 	atomic_fetch_add_explicit(&la_pool_ops, 1, memory_order_relaxed);
 	pg->kind = LA_PAGE_FREE;
 	s->free_mask |= bits;
 	s->dirty_mask |= bits;
+	dirty_added(bytes);
 	pthread_mutex_unlock(&la_pool_lock);
-	pool_freed(bytes);
 }
 
 bool la_span_grow(la_page_t *pg, unsigned n)
@@ -134,10 +154,10 @@ bool la_span_grow(la_page_t *pg, unsigned n)
 	bool ok = false;
 	pthread_mutex_lock(&la_pool_lock);
 	if ((s->free_mask & need) == need) {
+		dirty_taken((size_t)__builtin_popcountll(s->dirty_mask & need) << LA_SLICE_SHIFT);
 		s->free_mask &= ~need;
 		s->dirty_mask &= ~need;
 		s->lazy_mask &= ~need;
-		s->aged_mask &= ~need;
 		for (unsigned j = old; j < n; j++)
 			pg[j].slice_back = (uint8_t)j;
 		pg->slice_count = (uint8_t)n;
@@ -158,8 +178,8 @@ void la_span_shrink(la_page_t *pg, unsigned n)
 	pg->block_size = (uint32_t)(n * LA_SLICE_SIZE);
 	s->free_mask |= bits;
 	s->dirty_mask |= bits;
+	dirty_added((size_t)(old - n) << LA_SLICE_SHIFT);
 	pthread_mutex_unlock(&la_pool_lock);
-	pool_freed((size_t)(old - n) << LA_SLICE_SHIFT);
 }
 
 /* Return free resident slices to the OS: madvise runs of dirty free slices,
@@ -174,6 +194,7 @@ size_t la_pool_release_free(size_t max_bytes)
 		next = s->next;
 		if (s->free_mask == LA_SLICES_ALL) {
 			released += (size_t)__builtin_popcountll(s->dirty_mask) * LA_SLICE_SIZE;
+			dirty_taken((size_t)__builtin_popcountll(s->dirty_mask) << LA_SLICE_SHIFT);
 			if (s->prev)
 				s->prev->next = s->next;
 			else
@@ -191,41 +212,33 @@ size_t la_pool_release_free(size_t max_bytes)
 			la_os_decommit((uint8_t *)s + ((size_t)i << LA_SLICE_SHIFT),
 				       (size_t)n << LA_SLICE_SHIFT);
 			released += (size_t)n << LA_SLICE_SHIFT;
+			dirty_taken((size_t)n << LA_SLICE_SHIFT);
 			d &= ~run_bits(i, n);
 		}
 		s->dirty_mask = d;
 		s->lazy_mask &= d;
-		s->aged_mask &= d;
 	}
 	pthread_mutex_unlock(&la_pool_lock);
 	return released;
 }
 
-/* Only slices that stayed in the pool since the previous pass (aged_mask)
- * are marked, so a working set cycling through the pool makes no call.
- * Under the pool lock: a span handed out meanwhile must never get an
- * MADV_FREE after its new owner's first writes. */
-size_t la_pool_lazy_free(void)
+/* Pool lock held: a span handed out meanwhile must never get an MADV_FREE
+ * after its new owner's first writes. */
+static void lazy_pass_locked(void)
 {
-	size_t bytes = 0;
-	pthread_mutex_lock(&la_pool_lock);
-	atomic_store_explicit(&pool_fresh, 0, memory_order_relaxed);
 	for (la_segment_t *s = seg_list; s; s = s->next) {
-		uint64_t d = s->dirty_mask & s->aged_mask & ~s->lazy_mask;
-		s->lazy_mask |= d;
-		s->aged_mask = s->dirty_mask & ~s->lazy_mask;
+		uint64_t d = s->dirty_mask & ~s->lazy_mask;
+		s->lazy_mask = s->dirty_mask;
 		while (d) {
 			unsigned i = (unsigned)__builtin_ctzll(d), n = 0;
 			while (i + n < 64 && (d >> (i + n) & 1))
 				n++;
 			la_os_lazyfree((uint8_t *)s + ((size_t)i << LA_SLICE_SHIFT),
 				       (size_t)n << LA_SLICE_SHIFT);
-			bytes += (size_t)n << LA_SLICE_SHIFT;
 			d &= ~run_bits(i, n);
 		}
 	}
-	pthread_mutex_unlock(&la_pool_lock);
-	return bytes;
+	pool_dirty_low = pool_dirty;
 }
 
 void la_segments_foreach(void (*fn)(la_segment_t *, void *), void *arg)

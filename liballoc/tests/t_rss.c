@@ -128,10 +128,9 @@ TEST(steady_state_makes_no_syscalls)
 	static void *v[512];
 	uint64_t s = 5;
 	size_t sizes[] = { 16, 48, 200, 1000, 5000, 40000, 200000, 1 << 20 };
-	/* warm up: reach the working set; then the measured pattern for a
-	 * while, so spans it leaves in the pool have had their one lazy-free
-	 * pass (single-threaded programs hand pool surplus to the kernel with
-	 * MADV_FREE once, after it sat in the pool across two passes) */
+	/* warm up: reach the working set, then the measured pattern for a
+	 * while: the switch from one to the other grows the pool once, and a
+	 * single-threaded program hands such growth to the kernel (MADV_FREE) */
 	for (int r = 0; r < 3; r++)
 		for (int i = 0; i < 512; i++) {
 			free(v[i]);
