@@ -226,12 +226,11 @@ LA_HIDDEN bool la_span_grow(la_page_t *pg, unsigned slices); /* in place */
 LA_HIDDEN void la_span_shrink(la_page_t *pg, unsigned slices);
 LA_HIDDEN size_t la_pool_release_free(size_t max_bytes); /* issue-5 entry point */
 /* Lazy free (segment.c): in a program with no monitor thread, pool slices
- * get MADV_FREE once the dirty pool grew over its low-water mark by
- * LA_LAZY_BURST, or by LA_LAZY_BATCH a period after the last pass; the
- * kernel may take them under pressure while the program sleeps. */
+ * get MADV_FREE when the dirty pool holds LA_LAZY_MIN and three quarters
+ * of what liballoc maps and grew by LA_LAZY_BATCH since the last pass; the kernel may take them under
+ * pressure while the program sleeps. */
 #define LA_LAZY_BATCH ((size_t)4 << 20)
-#define LA_LAZY_BURST ((size_t)32 << 20)
-#define LA_LAZY_PERIOD_NS 1000000000ull
+#define LA_LAZY_MIN ((size_t)16 << 20)
 LA_HIDDEN void *la_huge_alloc(size_t n, size_t align);
 LA_HIDDEN void la_huge_free(la_segment_t *s);
 LA_HIDDEN size_t la_huge_usable(la_segment_t *s, const void *p);

@@ -47,24 +47,21 @@ static void dirty_taken(size_t bytes)
 }
 
 /* Pool lock held. A span went to the pool. In a program with no monitor
- * thread (the only time la_monitor_pending is set), once the dirty pool has
- * grown over its low-water mark by LA_LAZY_BURST, or by LA_LAZY_BATCH and
- * the last pass is LA_LAZY_PERIOD_NS old, its slices are handed to the
- * kernel lazily, so they can be taken under pressure even while the program
- * sleeps or runs only on fast paths. A working set cycling through the pool
- * moves the dirty total up and down: at most one pass per period. */
+ * thread (the only time la_monitor_pending is set), when the dirty pool
+ * holds at least LA_LAZY_MIN and three quarters of what liballoc maps (the
+ * program has freed most of its memory, as before it goes quiet) and has
+ * grown by LA_LAZY_BATCH over its low-water mark, its slices are handed to the kernel lazily, so they
+ * can be taken under pressure even while the program sleeps or runs only on
+ * fast paths. A working set cycling through a pool smaller than that makes
+ * no call. */
 static void dirty_added(size_t bytes)
 {
-	static uint64_t last_pass;
 	pool_dirty += bytes;
-	size_t growth = pool_dirty - pool_dirty_low;
-	if (growth < LA_LAZY_BATCH || !atomic_load_explicit(&la_monitor_pending, memory_order_relaxed))
+	if (pool_dirty < pool_dirty_low + LA_LAZY_BATCH || pool_dirty < LA_LAZY_MIN ||
+	    !atomic_load_explicit(&la_monitor_pending, memory_order_relaxed) ||
+	    pool_dirty < atomic_load_explicit(&la_bytes_mapped, memory_order_relaxed) / 4 * 3)
 		return;
-	uint64_t now = la_now_ns();
-	if (growth >= LA_LAZY_BURST || now - last_pass >= LA_LAZY_PERIOD_NS) {
-		last_pass = now;
-		lazy_pass_locked();
-	}
+	lazy_pass_locked();
 }
 
 static la_segment_t *segment_new(void)
