@@ -54,7 +54,7 @@ void la_page_extend(la_page_t *pg)
 }
 
 /* Take the first block of pg->free (owner; the list is not empty). The next
- * link is checked to stay inside the page: a link overwritten after free
+ * link is checked to stay inside the page's carved blocks: a link overwritten after free
  * aborts here instead of handing out an address of the attacker's choice.
  * The block's first word is cleared, so a live block never looks free. */
 la_block_t *la_page_pop(la_page_t *pg)
@@ -62,7 +62,8 @@ la_block_t *la_page_pop(la_page_t *pg)
 	la_block_t *b = pg->free;
 	LA_ASSERT(la_page_block_ok(pg, b));
 	la_block_t *nx = la_link_dec(pg, b);
-	if (LA_UNLIKELY(nx != NULL && !la_page_block_ok(pg, nx)))
+	if (LA_UNLIKELY(nx != NULL && (uintptr_t)nx - (uintptr_t)la_page_start(pg) >=
+					      (uintptr_t)pg->capacity * pg->block_size))
 		la_fatal("malloc", "corrupted free list at", b, "(write after free?)");
 	pg->free = nx;
 	b->link = 0;
@@ -73,9 +74,9 @@ la_block_t *la_page_pop(la_page_t *pg)
 }
 
 /* Move remote frees onto the owner's free list (owner, or abandoned-list lock
- * holder). Never called on a page with LA_TF_FULL set. Every block taken is
- * checked to be a block of this page, and there can be no more of them than
- * blocks in use (invariant 3): a block freed twice from other threads, which
+ * holder). Never called on a page with LA_TF_FULL set. Every link followed is
+ * checked to stay inside the page's carved blocks, and there can be no more
+ * blocks than blocks in use (invariant 3): a block freed twice from other threads, which
  * makes the list a cycle, aborts here instead of looping. */
 void la_page_collect(la_page_t *pg)
 {
@@ -86,12 +87,16 @@ void la_page_collect(la_page_t *pg)
 	if (!b)
 		return;
 	LA_ASSERT(!(w & LA_TF_FULL));
-	uint32_t n = 0;
-	la_block_t *t = b, *prev = b; /* free() checked b itself */
+	/* free() checked b; each decoded link must stay inside the page */
+	uintptr_t start = (uintptr_t)la_page_start(pg);
+	uintptr_t span = (uintptr_t)pg->capacity * pg->block_size;
+	uint32_t n = 0, used = pg->used;
+	la_block_t *t = b, *prev = b;
 	for (;;) {
-		if (LA_UNLIKELY(!la_page_block_ok(pg, t)))
+		if (LA_UNLIKELY((uintptr_t)t - start >= span))
 			la_fatal(NULL, "corrupted remote-free list at", prev, "(write after free?)");
-		if (LA_UNLIKELY(++n > pg->used))
+		LA_ASSERT(la_page_block_ok(pg, t));
+		if (LA_UNLIKELY(++n > used))
 			la_fatal("free", "double free of", t, "(freed twice by other threads)");
 		la_block_t *nx = la_link_dec(pg, t);
 		if (!nx)
