@@ -127,8 +127,7 @@ static inline la_page_t *page_checked(la_segment_t *s, const void *p, const char
 	if (LA_LIKELY(pg->kind == LA_PAGE_SMALL)) {
 		uint32_t off = (uint32_t)(((uintptr_t)p & (LA_SLICE_SIZE - 1)) +
 					  ((uintptr_t)raw->slice_back << LA_SLICE_SHIFT));
-		if (LA_UNLIKELY(off >= (uint32_t)pg->capacity * pg->block_size ||
-				!la_class_divides(pg->cls, off)))
+		if (LA_UNLIKELY(!la_class_block_index_ok(pg->cls, off, pg->capacity)))
 			bad_interior(who, p);
 	}
 	return pg;

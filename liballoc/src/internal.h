@@ -196,6 +196,17 @@ static inline bool la_class_divides(unsigned cls, uint32_t off)
 	return (uint64_t)off * m <= m - 1;
 }
 
+/* off is k * class size with k < limit. One 64x64->128 multiply gives both
+ * answers: the low half is the divisibility test above, and for a multiple
+ * the high half is exactly k (off * M = k * (2^64 + e) with e < size, and
+ * k * e < 2^64 for off < 2^32). */
+static inline bool la_class_block_index_ok(unsigned cls, uint32_t off, unsigned limit)
+{
+	uint64_t m = la_class_divm[cls];
+	unsigned __int128 prod = (unsigned __int128)off * m;
+	return (uint64_t)prod <= m - 1 && (uint64_t)(prod >> 64) < limit;
+}
+
 /* b is the start of a block carved in small page pg (any pointer value). */
 static inline bool la_page_block_ok(la_page_t *pg, const void *b)
 {
