@@ -7,7 +7,7 @@ max over ~100 in-process checkpoints, final = after freeing everything). Real
 programs (python3, cc1) are sampled from outside every 5 ms via
 /proc/PID/smaps_rollup (peak only; final is not observable from outside).
 """
-import argparse, math, os, random, statistics, subprocess, sys, time
+import argparse, math, os, random, resource, statistics, subprocess, sys, time
 
 LIBDIR = "/usr/lib/x86_64-linux-gnu"
 SYNTH = ["larson", "prodcons", "small", "mixed", "realloc", "frag", "steady"]
@@ -57,7 +57,13 @@ def rss_kb(pid):
     return 0
 
 
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def run_real(cmd, env):
+    c0 = children_cpu()
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = 0
@@ -67,15 +73,18 @@ def run_real(cmd, env):
     t = time.perf_counter() - t0
     if p.returncode != 0:
         raise RuntimeError(f"{cmd[0]} failed: {p.stderr.read().decode()[:500]}")
-    return {"time": t, "peak": peak, "final": None}
+    return {"time": t, "peak": peak, "final": None, "cpu": children_cpu() - c0}
 
 
 def run_synth(binary, workload, env, scale):
+    c0 = children_cpu()
     r = subprocess.run([binary, workload, str(scale)], env=env, capture_output=True, text=True)
+    cpu = children_cpu() - c0
     if r.returncode != 0:
         raise RuntimeError(f"{binary} {workload}: {r.stderr}")
     kv = dict(x.split("=") for x in r.stdout.split()[1:])
-    res = {"time": float(kv["time_s"]), "peak": int(kv["peak_kb"]), "final": int(kv["final_kb"])}
+    res = {"time": float(kv["time_s"]), "peak": int(kv["peak_kb"]), "final": int(kv["final_kb"]),
+           "cpu": cpu}
     if "madvise" in kv:
         res["sys"] = (int(kv["madvise"]), int(kv["munmap"]), int(kv["mmap"]))
     return res
@@ -97,6 +106,14 @@ def main():
     ap.add_argument("--monitor-compare", action="store_true",
                     help="add a 'liballoc-monoff' column (LIBALLOC_MONITOR=off) beside liballoc "
                          "(LIBALLOC_MONITOR=auto, the default) and print their ratio")
+    ap.add_argument("--lib", action="append", default=[], metavar="NAME=PATH",
+                    help="an extra LD_PRELOAD column, e.g. another liballoc build "
+                         "(repeatable; name it in --allocs too if --allocs is given)")
+    ap.add_argument("--cpu", action="store_true",
+                    help="also print CPU time (user + sys) per run, which a loaded machine "
+                         "distorts less than wall time")
+    ap.add_argument("--base", default="mimalloc",
+                    help="the column ratios are computed against (default mimalloc)")
     args = ap.parse_args()
     bdir = args.builddir
     bench = os.path.join(bdir, "bench", "bench")
@@ -107,6 +124,9 @@ def main():
               "liballoc": os.path.join(bdir, "liballoc.so")}
     # extra environment per column; liballoc's monitor is on (auto) by default
     alloc_env = {"liballoc": {"LIBALLOC_MONITOR": "auto"}}
+    for spec in args.lib:
+        name, _, path = spec.partition("=")
+        allocs[name] = os.path.abspath(path)
     if args.monitor_compare:
         allocs["liballoc-monoff"] = allocs["liballoc"]
         alloc_env["liballoc-monoff"] = {"LIBALLOC_MONITOR": "off"}
@@ -155,6 +175,7 @@ def main():
               flush=True)
 
     names = list(allocs)
+    base = args.base
     def med(w, a, key):
         rs = res.get((w, a))
         if not rs or rs[0][key] is None:
@@ -162,11 +183,11 @@ def main():
         return statistics.median(r[key] for r in rs)
 
     def table(key, title, fmt, unit):
-        print(f"\n### {title} (median of {args.reps}; ratio to mimalloc in brackets)\n")
+        print(f"\n### {title} (median of {args.reps}; ratio to {base} in brackets)\n")
         print("| workload | " + " | ".join(names) + " |")
         print("|---|" + "---|" * len(names))
         for w in works:
-            m = med(w, "mimalloc", key)
+            m = med(w, base, key)
             cells = []
             for a in names:
                 v = med(w, a, key)
@@ -177,12 +198,14 @@ def main():
             print(f"| {w} | " + " | ".join(cells) + " |")
         cells = []
         for a in names:
-            ratios = [med(w, a, key) / med(w, "mimalloc", key) for w in works
-                      if med(w, a, key) and med(w, "mimalloc", key)]
+            ratios = [med(w, a, key) / med(w, base, key) for w in works
+                      if med(w, a, key) and med(w, base, key)]
             cells.append(f"{geomean(ratios):.2f}" if ratios else "-")
         print("| **geomean ratio** | " + " | ".join(cells) + " |")
 
     table("time", "Wall time, ms", lambda v: f"{v * 1000:.0f}", "ms")
+    if args.cpu:
+        table("cpu", "CPU time (user + sys of the whole process), ms", lambda v: f"{v * 1000:.0f}", "ms")
     table("peak", "Peak Rss, MiB", lambda v: f"{v / 1024:.1f}", "MiB")
     table("final", "Final Rss after freeing everything, MiB", lambda v: f"{v / 1024:.1f}", "MiB")
     if args.monitor_compare and ("liballoc" in allocs) and ("liballoc-monoff" in allocs):

@@ -32,6 +32,8 @@ void *la_large_alloc(size_t n, size_t align)
 	uintptr_t p = (uintptr_t)la_page_start(pg);
 	if (align > LA_SLICE_SIZE)
 		p = (p + align - 1) & ~(uintptr_t)(align - 1);
+	/* a LARGE span's thread_free holds its live block (0 once freed) */
+	atomic_store_explicit(&pg->thread_free, p, memory_order_relaxed);
 	return (void *)p;
 }
 
@@ -71,7 +73,14 @@ LA_API void *malloc(size_t n)
 		if (LA_LIKELY(b != NULL) &&
 		    LA_LIKELY(h->flush_epoch ==
 			      atomic_load_explicit(&la_flush_epoch, memory_order_relaxed))) {
-			pg->free = b->next;
+			/* pages served here are one slice: the next block must be
+			 * in b's slice, or the list ends (see la_page_pop) */
+			uintptr_t t = b->link ^ pg->key; /* = next ^ b */
+			if (LA_UNLIKELY((t >> LA_SLICE_SHIFT) != 0) && t != (uintptr_t)b)
+				la_fatal("malloc", "corrupted free list at", b, "(write after free?)");
+			LA_ASSERT(pg->slice_count == 1 && atomic_load_explicit(&pg->heap, memory_order_relaxed) == h);
+			pg->free = (la_block_t *)(t ^ (uintptr_t)b);
+			b->link = 0;
 			pg->used++;
 			LA_VG_ALLOC(b, pg->block_size);
 			return b;
@@ -80,55 +89,210 @@ LA_API void *malloc(size_t n)
 	return la_vg_new(la_malloc_generic(n, 0));
 }
 
-static LA_NOINLINE void free_other(la_page_t *pg, void *p)
+/* ---- pointer validation ----------------------------------------------------
+ * Before anything read from a header is used, a pointer handed to free,
+ * realloc or malloc_usable_size must be: in a segment of the segment map,
+ * under the right cookie, and the start of a live block of its page (small:
+ * a block boundary among the carved blocks, first word not a free-list link
+ * of the page; large: the span's recorded block; huge: the header's block).
+ * Each failure aborts with one line naming the call (la_fatal). */
+static LA_COLD __attribute__((noreturn)) void bad_foreign(const char *who, const void *p)
 {
-	if (pg->kind == LA_PAGE_LARGE) {
-		la_heap_t *h = la_tl_heap;
-		if (h == &la_heap_empty || !la_heap_large_put(h, pg))
-			la_span_free(pg);
-	} else
-		la_page_remote_free(pg, (la_block_t *)p);
+	la_fatal(who, "invalid pointer", p, "(not allocated by liballoc, or already freed)");
 }
 
+static LA_COLD __attribute__((noreturn)) void bad_interior(const char *who, const void *p)
+{
+	la_fatal(who, "invalid pointer", p, "(not the start of a block)");
+}
+
+/* Segment of p, checked; huge segments have their header checked too. */
+static inline la_segment_t *seg_checked(const void *p, const char *who)
+{
+	la_segment_t *s = la_seg_of(p);
+	if (LA_UNLIKELY(!la_segmap_has(s)))
+		bad_foreign(who, p);
+	if (LA_UNLIKELY(s->cookie != la_seg_cookie(s, LA_SEG_NORMAL)) && !la_huge_valid(s, p))
+		bad_foreign(who, p);
+	return s;
+}
+
+/* Page of p in normal segment s; a small block is checked to be a block
+ * boundary among the page's carved blocks. Any other page kind is returned
+ * for the caller to check. */
+static inline la_page_t *page_checked(la_segment_t *s, const void *p, const char *who)
+{
+	la_page_t *raw = &s->pages[((uintptr_t)p - (uintptr_t)s) >> LA_SLICE_SHIFT];
+	la_page_t *pg = raw - raw->slice_back;
+	if (LA_LIKELY(pg->kind == LA_PAGE_SMALL)) {
+		uint32_t off = (uint32_t)(((uintptr_t)p & (LA_SLICE_SIZE - 1)) +
+					  ((uintptr_t)raw->slice_back << LA_SLICE_SHIFT));
+		if (LA_UNLIKELY(!la_class_block_index_ok(pg->cls, off, pg->capacity)))
+			bad_interior(who, p);
+	}
+	return pg;
+}
+
+/* p is not the live block of large (or free) page pg, which held live. */
+static LA_COLD __attribute__((noreturn)) void bad_large(la_page_t *pg, const void *p,
+							uintptr_t live, const char *who)
+{
+	if (pg->kind == LA_PAGE_LARGE && live)
+		bad_interior(who, p);
+	if (pg->kind == LA_PAGE_LARGE && (const uint8_t *)p == la_page_start(pg))
+		la_fatal(who, "double free of", p, NULL);
+	la_fatal(who, "invalid pointer", p, "(not a live block: already freed?)");
+}
+
+/* A large page whose live block is p (else abort). */
+static void large_checked(la_page_t *pg, const void *p, const char *who)
+{
+	uintptr_t live = pg->kind == LA_PAGE_LARGE
+				 ? atomic_load_explicit(&pg->thread_free, memory_order_relaxed)
+				 : 0;
+	if (LA_UNLIKELY(live != (uintptr_t)p))
+		bad_large(pg, p, live, who);
+}
+
+/* Small block b of pg, about to be used as live by a non-free call: its
+ * first word must not be a link of pg (it is then on a free list). */
+static void small_live_checked(la_page_t *pg, la_block_t *b, const char *who)
+{
+	if (LA_UNLIKELY(la_link_plausible(pg, b, la_vg_peek_word(b)))) {
+		if (atomic_load_explicit(&pg->heap, memory_order_relaxed) != la_tl_heap)
+			la_fatal(who, "use after free of", b, NULL);
+		la_page_check_double_free(pg, b, who, "use after free of");
+	}
+}
+
+static LA_NOINLINE void free_huge(la_segment_t *s, void *p)
+{
+	if (LA_UNLIKELY(!la_huge_valid(s, p))) {
+		if (la_huge_valid(s, (const void *)s->huge_block))
+			bad_interior("free", p);
+		bad_foreign("free", p);
+	}
+	la_huge_free(s);
+}
+
+static LA_NOINLINE void free_large(la_page_t *pg, void *p)
+{
+	/* claim the block: of two racing frees of it, one aborts */
+	uintptr_t live = (uintptr_t)p;
+	if (LA_UNLIKELY(pg->kind != LA_PAGE_LARGE))
+		bad_large(pg, p, 0, "free");
+	if (LA_UNLIKELY(!atomic_compare_exchange_strong_explicit(&pg->thread_free, &live, 0,
+								  memory_order_relaxed,
+								  memory_order_relaxed)))
+		bad_large(pg, p, live, "free");
+	la_heap_t *h = la_tl_heap;
+	if (h == &la_heap_empty || !la_heap_large_put(h, pg))
+		la_span_free(pg);
+}
+
+/* A small block freed by a thread that does not own its page. A first word
+ * that is a link of the page means the block already sits on one of its
+ * free lists: a double free (the owner's lists cannot be walked from here). */
+static LA_NOINLINE void free_remote(la_page_t *pg, la_block_t *b, uintptr_t word)
+{
+	if (LA_UNLIKELY(la_link_plausible(pg, b, word)))
+		la_fatal("free", "double free of", b, "(from another thread)");
+	la_page_remote_free(pg, b, "free");
+}
+
+/* Owner free of small block b into pg, after the checks. */
+static inline void free_owned(la_heap_t *h, la_page_t *pg, la_block_t *b)
+{
+	LA_ASSERT(pg->used > 0); /* invariant 3 */
+	la_link_set(pg, b, pg->free);
+	pg->free = b;
+	unsigned used = --pg->used;
+	if (LA_UNLIKELY(pg->qstate == LA_Q_FULL) ||
+	    LA_UNLIKELY(used == 0 && (pg->qstate != LA_Q_HEAD || pg->slice_count != 1)))
+		la_heap_free_slow(h, pg);
+}
+
+/* The owner frees a block whose first word looks like a link of its page. */
+static LA_NOINLINE void free_owned_suspect(la_heap_t *h, la_page_t *pg, la_block_t *b)
+{
+	la_page_check_double_free(pg, b, "free", "double free of");
+	free_owned(h, pg, b);
+}
+
+/* Not a normal segment by the fast test: a huge block, or a bad pointer
+ * (or a segment the map does not cover, when it is off). */
+static LA_NOINLINE void free_not_normal(la_segment_t *s, void *p)
+{
+	if (!la_segmap_has(s))
+		bad_foreign("free", p);
+	if (s->cookie != la_seg_cookie(s, LA_SEG_NORMAL)) {
+		free_huge(s, p);
+		return;
+	}
+	free(p); /* a normal segment after all (segment map off) */
+}
+
+/* The fast path does every check with tail calls out, so it needs no
+ * callee-saved register (see README "Hardening" for its cost). */
 LA_API void free(void *p)
 {
 	if (LA_UNLIKELY(!p))
 		return;
 	LA_VG_FREE(p);
 	la_segment_t *s = la_seg_of(p);
-	if (LA_UNLIKELY(s->kind != LA_SEG_NORMAL)) {
-		la_huge_free(s);
+	uintptr_t i = (uintptr_t)s >> LA_SEG_SHIFT;
+	if (LA_UNLIKELY(i >= la_segmap_chunks ||
+			!((atomic_load_explicit(&la_segmap[i >> 6], memory_order_relaxed) >> (i & 63)) & 1) ||
+			s->cookie != la_seg_cookie(s, LA_SEG_NORMAL))) {
+		if (la_segmap_off && s->cookie == la_seg_cookie(s, LA_SEG_NORMAL))
+			goto normal;
+		free_not_normal(s, p);
 		return;
 	}
-	la_page_t *pg = la_page_of(s, p);
+normal:;
+	la_page_t *pg = page_checked(s, p, "free");
+	if (LA_UNLIKELY(pg->kind != LA_PAGE_SMALL)) {
+		free_large(pg, p);
+		return;
+	}
+	la_block_t *b = (la_block_t *)p;
+	LA_VG_DEFINED(b, sizeof *b);
+	uintptr_t word = b->link;
 	la_heap_t *h = la_tl_heap;
-	if (LA_LIKELY(atomic_load_explicit(&pg->heap, memory_order_relaxed) == h)) {
-		la_block_t *b = (la_block_t *)p;
-		b->next = pg->free;
-		pg->free = b;
-		unsigned used = --pg->used;
-		if (LA_UNLIKELY(pg->qstate == LA_Q_FULL) ||
-		    LA_UNLIKELY(used == 0 && (pg->qstate != LA_Q_HEAD || pg->slice_count != 1)))
-			la_heap_free_slow(h, pg);
+	if (LA_UNLIKELY(atomic_load_explicit(&pg->heap, memory_order_relaxed) != h)) {
+		free_remote(pg, b, word);
 		return;
 	}
-	free_other(pg, p);
+	if (LA_UNLIKELY(la_link_plausible(pg, b, word))) {
+		free_owned_suspect(h, pg, b);
+		return;
+	}
+	free_owned(h, pg, b);
+}
+
+/* Usable size of live block p, validated as for free(). */
+static size_t usable_checked(const void *p, const char *who)
+{
+	la_segment_t *s = seg_checked(p, who);
+	if (s->kind != LA_SEG_NORMAL)
+		return la_huge_usable(s, p);
+	la_page_t *pg = page_checked(s, p, who);
+	if (pg->kind != LA_PAGE_SMALL) {
+		large_checked(pg, p, who);
+		return (size_t)(la_page_start(pg) + pg->block_size - (const uint8_t *)p);
+	}
+	small_live_checked(pg, (la_block_t *)p, who);
+	return pg->block_size;
 }
 
 size_t la_usable_size(const void *p)
 {
-	la_segment_t *s = la_seg_of(p);
-	if (s->kind != LA_SEG_NORMAL)
-		return la_huge_usable(s, p);
-	la_page_t *pg = la_page_of(s, p);
-	if (pg->kind == LA_PAGE_LARGE)
-		return (size_t)(la_page_start(pg) + pg->block_size - (const uint8_t *)p);
-	return pg->block_size;
+	return usable_checked(p, "malloc_usable_size");
 }
 
 LA_API size_t malloc_usable_size(void *p)
 {
-	return p ? la_usable_size(p) : 0;
+	return p ? usable_checked(p, "malloc_usable_size") : 0;
 }
 
 LA_API void *calloc(size_t nm, size_t sz)
@@ -156,7 +320,7 @@ LA_API void *realloc(void *p, size_t n)
 		free(p);
 		return NULL;
 	}
-	la_segment_t *s = la_seg_of(p);
+	la_segment_t *s = seg_checked(p, "realloc");
 	size_t old;
 	if (s->kind != LA_SEG_NORMAL) {
 		if (n > la_opt.large_max) {
@@ -169,8 +333,9 @@ LA_API void *realloc(void *p, size_t n)
 		}
 		old = la_huge_usable(s, p);
 	} else {
-		la_page_t *pg = la_page_of(s, p);
-		if (pg->kind == LA_PAGE_LARGE) {
+		la_page_t *pg = page_checked(s, p, "realloc");
+		if (pg->kind != LA_PAGE_SMALL) {
+			large_checked(pg, p, "realloc");
 			old = (size_t)(la_page_start(pg) + pg->block_size - (uint8_t *)p);
 			if ((uint8_t *)p == la_page_start(pg) && n > LA_MEDIUM_MAX && n <= la_opt.large_max) {
 				unsigned need = (unsigned)((n + LA_SLICE_SIZE - 1) >> LA_SLICE_SHIFT);
@@ -187,6 +352,7 @@ LA_API void *realloc(void *p, size_t n)
 				}
 			}
 		} else {
+			small_live_checked(pg, (la_block_t *)p, "realloc");
 			old = pg->block_size;
 			if (n <= old && n >= old / 2)
 				return p;

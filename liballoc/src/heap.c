@@ -157,7 +157,7 @@ static void drain_delayed(la_heap_t *h)
 		return;
 	la_page_t *pg = atomic_exchange_explicit(&h->delayed, NULL, memory_order_acquire);
 	while (pg) {
-		la_page_t *nx = pg->delayed_next;
+		la_page_t *nx = *la_page_delayed_link(pg);
 		full_remove(h, pg);
 		la_page_collect(pg);
 		if (pg->used == 0)
@@ -245,10 +245,8 @@ void *la_heap_alloc_cls(la_heap_t *h, unsigned cls)
 	q_push_head(q, pg);
 found:
 	set_direct(h, cls);
-	la_block_t *b = pg->free;
-	pg->free = b->next;
-	pg->used++;
-	return b;
+	LA_ASSERT(atomic_load_explicit(&pg->heap, memory_order_relaxed) == h); /* invariant 2 */
+	return la_page_pop(pg);
 }
 
 /* Class cls's 512 KiB head page just emptied: remember it; if more than
@@ -525,7 +523,7 @@ void la_heap_detach(la_heap_t *h)
 			continue;
 		}
 		for (; pg; pg = nx) {
-			nx = pg->delayed_next;
+			nx = *la_page_delayed_link(pg);
 			full_remove(h, pg);
 			abandon_page(pg);
 			pending--;

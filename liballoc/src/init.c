@@ -58,6 +58,8 @@ void la_init_slow(void)
 {
 	int expected = 0;
 	if (atomic_compare_exchange_strong(&init_state, &expected, 1)) {
+		la_secret_init();  /* before any segment, cookie or page key */
+		la_segmap_init();
 		la_classes_init();
 		la_options_init();
 		(void)la_os_page_size(); /* cache it before any thread can race on it */

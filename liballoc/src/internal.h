@@ -16,6 +16,17 @@
 #define LA_HIDDEN __attribute__((visibility("hidden")))
 #define LA_NOINLINE __attribute__((noinline))
 #define LA_API __attribute__((visibility("default"))) /* exported */
+#define LA_COLD __attribute__((cold, noinline))
+
+/* Debug builds (-DLA_DEBUG; the fuzz and valgrind builds) check the
+ * invariants stated in README.md where the code relies on them. A failed
+ * check prints one line and aborts, without allocating. */
+LA_HIDDEN __attribute__((noreturn)) void la_assert_fail(const char *cond, const char *file, int line);
+#ifdef LA_DEBUG
+#define LA_ASSERT(c) (LA_LIKELY(c) ? (void)0 : la_assert_fail(#c, __FILE__, __LINE__))
+#else
+#define LA_ASSERT(c) ((void)0)
+#endif
 
 /* ---- geometry ----------------------------------------------------------
  * A segment is LA_SEG_SIZE bytes aligned to LA_SEG_SIZE. Its first slice holds
@@ -42,7 +53,9 @@
 #define LA_ALIGN_MIN 16
 #define LA_EXTEND_BYTES 4096       /* lazy free-list carving step per page */
 
-typedef struct la_block { struct la_block *next; } la_block_t;
+/* A free block's first word: its successor on a free list, encoded (see
+ * "free-list encoding" below). Never read or written as a plain pointer. */
+typedef struct la_block { uintptr_t link; } la_block_t;
 
 struct la_heap;
 
@@ -77,7 +90,10 @@ typedef struct la_page {
 	_Atomic(struct la_heap *) heap;    /* owner; NULL = abandoned or LARGE */
 	struct la_page *next, *prev; /* owner's queue / full list / empty stack;
 	                                 abandoned list under its lock */
-	struct la_page *delayed_next;
+	/* Free-list key of this span, drawn when the pool hands it out and
+	 * fixed until it goes back (so remote frees, abandonment and adoption
+	 * all see the same one). Top bit always set. LARGE: unused. */
+	uintptr_t key;
 } la_page_t;
 
 /* qstate: where the owner keeps the page. The free fast path leaves the page
@@ -87,22 +103,83 @@ enum { LA_Q_NONE = 0, LA_Q_HEAD = 1, LA_Q_FULL = 2, LA_Q_CACHED = 3 /* large, in
 
 enum { LA_SEG_NORMAL = 1, LA_SEG_HUGE = 2 };
 
+/* A header is trusted only if its segment is in the segment map (so it is
+ * ours and mapped) and cookie == la_seg_cookie(s, kind); a huge header's
+ * map_size and block are further bound to it by huge_mac (segment.c). */
 typedef struct la_segment {
+	uintptr_t cookie;            /* la_seg_cookie(self, kind); immutable */
 	uint32_t kind;               /* LA_SEG_*; immutable */
 	uint32_t pad_;
 	/* huge only (immutable except during realloc by the sole user) */
-	uint8_t *map_base;
+	uint8_t *map_base;           /* == the header itself */
 	size_t map_size;
+	uintptr_t huge_block;        /* the block handed out */
+	uintptr_t huge_mac;
 	/* normal only, under the pool lock */
 	uint64_t free_mask;          /* free slices */
 	uint64_t dirty_mask;         /* free slices possibly resident (not madvised) */
 	uint64_t lazy_mask;          /* dirty slices given MADV_FREE since last taken */
 	struct la_segment *next, *prev;
 	la_page_t pages[LA_SLICES];
+	/* link of a page on its owner heap's delayed list (remote frees) */
+	la_page_t *delayed_next[LA_SLICES];
 } la_segment_t;
 
 _Static_assert(sizeof(la_segment_t) <= LA_SLICE_SIZE, "header fits slice 0");
 _Static_assert(sizeof(la_page_t) == 64, "page descriptor is one cache line");
+
+/* ---- hardening --------------------------------------------------------
+ * la_secret: random, drawn once at init (getrandom, else AT_RANDOM mixed
+ * with addresses and time); never changes, so fork children keep decoding
+ * their parent's lists. Free-list links are stored as next ^ key ^ &slot with
+ * the page's own key: a block's first word, overwritten after free without
+ * the key, decodes to a random address, and each decode is checked to stay
+ * inside the page. The NULL end of a list decodes from key ^ &slot. */
+extern LA_HIDDEN uintptr_t la_secret;
+LA_HIDDEN void la_secret_init(void);
+LA_HIDDEN uintptr_t la_page_key_next(void);          /* pool lock held */
+LA_HIDDEN uintptr_t la_huge_mac(const la_segment_t *s);
+
+static inline uintptr_t la_seg_cookie(const void *s, uint32_t kind)
+{
+	return la_secret ^ (uintptr_t)s ^ kind;
+}
+
+static inline la_block_t *la_link_dec(const la_page_t *pg, const la_block_t *b)
+{
+	return (la_block_t *)(b->link ^ pg->key ^ (uintptr_t)b);
+}
+
+static inline void la_link_set(const la_page_t *pg, la_block_t *b, const la_block_t *next)
+{
+	b->link = (uintptr_t)next ^ pg->key ^ (uintptr_t)b;
+}
+
+/* A block's first word looks like a free-list link of its page: it decodes to
+ * NULL or into the same segment. Live blocks start with 0 (malloc clears the
+ * link) or the program's data, which matches only if it knows the key. */
+static inline bool la_link_plausible(const la_page_t *pg, const la_block_t *b, uintptr_t word)
+{
+	uintptr_t t = word ^ pg->key; /* = decoded ^ b */
+	return (t >> LA_SEG_SHIFT) == 0 || t == (uintptr_t)b;
+}
+
+/* Segment map: one bit per LA_SEG_SIZE of address space, set while a segment
+ * (normal, or the header chunk of a huge object) is mapped there. It tells a
+ * pointer into our heap from any other before its header is read. */
+extern LA_HIDDEN _Atomic(uint64_t) *la_segmap;
+extern LA_HIDDEN uintptr_t la_segmap_chunks;  /* bits in la_segmap */
+extern LA_HIDDEN bool la_segmap_off;           /* no map: every lookup passes */
+LA_HIDDEN void la_segmap_init(void);
+LA_HIDDEN void la_segmap_set(const void *s, bool on);
+
+static inline bool la_segmap_has(const void *s)
+{
+	uintptr_t i = (uintptr_t)s >> LA_SEG_SHIFT;
+	if (LA_UNLIKELY(i >= la_segmap_chunks))
+		return la_segmap_off;
+	return (atomic_load_explicit(&la_segmap[i >> 6], memory_order_relaxed) >> (i & 63)) & 1;
+}
 
 /* First byte of the span headed by pg. */
 static inline uint8_t *la_page_start(la_page_t *pg)
@@ -110,6 +187,40 @@ static inline uint8_t *la_page_start(la_page_t *pg)
 	la_segment_t *s = (la_segment_t *)((uintptr_t)pg & ~(uintptr_t)LA_SEG_MASK);
 	return (uint8_t *)s + ((size_t)(pg - s->pages) << LA_SLICE_SHIFT);
 }
+
+/* Exact "off % class size == 0" for 32-bit off: off * M <= M - 1 with
+ * M = 2^64 / size rounded up (page.c fills la_class_divm). */
+extern LA_HIDDEN uint64_t la_class_divm[LA_NCLASSES];
+static inline bool la_class_divides(unsigned cls, uint32_t off)
+{
+	uint64_t m = la_class_divm[cls];
+	return (uint64_t)off * m <= m - 1;
+}
+
+/* off is k * class size with k < limit. One 64x64->128 multiply gives both
+ * answers: the low half is the divisibility test above, and for a multiple
+ * the high half is exactly k (off * M = k * (2^64 + e) with e < size, and
+ * k * e < 2^64 for off < 2^32). */
+static inline bool la_class_block_index_ok(unsigned cls, uint32_t off, unsigned limit)
+{
+	uint64_t m = la_class_divm[cls];
+	unsigned __int128 prod = (unsigned __int128)off * m;
+	return (uint64_t)prod <= m - 1 && (uint64_t)(prod >> 64) < limit;
+}
+
+/* b is the start of a block carved in small page pg (any pointer value). */
+static inline bool la_page_block_ok(la_page_t *pg, const void *b)
+{
+	uintptr_t off = (uintptr_t)b - (uintptr_t)la_page_start(pg);
+	return off < (uintptr_t)pg->capacity * pg->block_size &&
+	       la_class_divides(pg->cls, (uint32_t)off);
+}
+
+/* Report a misuse and abort: one line on stderr, written without allocating.
+ * what: e.g. "double free", "invalid pointer"; who: the API called. */
+LA_HIDDEN __attribute__((noreturn)) void la_fatal(const char *who, const char *what,
+						  const void *p, const char *why);
+
 _Static_assert(LA_HUGE_HDR >= offsetof(la_segment_t, free_mask), "huge hdr");
 
 static inline la_segment_t *la_seg_of(const void *p)
@@ -232,7 +343,8 @@ LA_HIDDEN size_t la_pool_release_free(size_t max_bytes); /* issue-5 entry point 
 #define LA_LAZY_BATCH ((size_t)4 << 20)
 #define LA_LAZY_MIN ((size_t)16 << 20)
 LA_HIDDEN void *la_huge_alloc(size_t n, size_t align);
-LA_HIDDEN void la_huge_free(la_segment_t *s);
+LA_HIDDEN bool la_huge_valid(la_segment_t *s, const void *p);
+LA_HIDDEN void la_huge_free(la_segment_t *s);               /* after la_huge_valid */
 LA_HIDDEN size_t la_huge_usable(la_segment_t *s, const void *p);
 LA_HIDDEN void *la_huge_realloc(la_segment_t *s, void *p, size_t n);
 extern LA_HIDDEN _Atomic(uint64_t) la_bytes_huge;
@@ -243,7 +355,18 @@ LA_HIDDEN void la_segments_foreach(void (*fn)(la_segment_t *, void *), void *arg
 LA_HIDDEN void la_classes_init(void);
 LA_HIDDEN void la_page_extend(la_page_t *pg);              /* owner */
 LA_HIDDEN void la_page_collect(la_page_t *pg);             /* owner */
-LA_HIDDEN void la_page_remote_free(la_page_t *pg, la_block_t *b);
+LA_HIDDEN void la_page_remote_free(la_page_t *pg, la_block_t *b, const char *who);
+LA_HIDDEN la_block_t *la_page_pop(la_page_t *pg);          /* owner, pg->free != NULL */
+/* Owner (or abandoned-list lock holder): b's first word looked like a link;
+ * abort ("<who>(): <what> <b>") if b is on pg's free or remote-free list,
+ * else return. */
+LA_HIDDEN void la_page_check_double_free(la_page_t *pg, la_block_t *b, const char *who,
+					 const char *what);
+static inline la_page_t **la_page_delayed_link(la_page_t *pg)
+{
+	la_segment_t *s = (la_segment_t *)((uintptr_t)pg & ~(uintptr_t)LA_SEG_MASK);
+	return &s->delayed_next[pg - s->pages];
+}
 LA_HIDDEN bool la_page_set_full(la_page_t *pg);                 /* owner */
 LA_HIDDEN bool la_page_unfull(la_page_t *pg);                   /* owner */
 LA_HIDDEN void la_abandoned_push(la_page_t *pg);

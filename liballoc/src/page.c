@@ -5,6 +5,7 @@
 #include "vg.h"
 
 uint32_t la_class_size[LA_NCLASSES];
+uint64_t la_class_divm[LA_NCLASSES];
 uint8_t la_class_of_granule[LA_DIRECT];
 la_page_t la_page_empty; /* never has a free block: forces the slow path */
 
@@ -20,6 +21,8 @@ void la_classes_init(void)
 	for (uint32_t p = 128; p < LA_MEDIUM_MAX; p *= 2)
 		for (uint32_t q = 1; q <= 4; q++)
 			la_class_size[c++] = p + p * q / 4;
+	for (c = 0; c < LA_NCLASSES; c++)
+		la_class_divm[c] = UINT64_MAX / la_class_size[c] + 1;
 	unsigned k = 0;
 	for (unsigned g = 0; g < LA_DIRECT; g++) {
 		while (la_class_size[k] < g * 8)
@@ -39,18 +42,42 @@ void la_page_extend(la_page_t *pg)
 	uint32_t left = (uint32_t)pg->reserved - pg->capacity;
 	if (n > left)
 		n = left;
+	LA_ASSERT(n > 0 && pg->kind == LA_PAGE_SMALL);
 	uint8_t *start = la_page_start(pg);
 	uint8_t *p = start + (size_t)pg->capacity * bs;
 	LA_VG_UNDEFINED(p, (size_t)n * bs);
 	for (uint32_t i = 0; i + 1 < n; i++, p += bs)
-		((la_block_t *)p)->next = (la_block_t *)(p + bs);
-	((la_block_t *)p)->next = pg->free;
+		la_link_set(pg, (la_block_t *)p, (la_block_t *)(p + bs));
+	la_link_set(pg, (la_block_t *)p, pg->free);
 	pg->free = (la_block_t *)(start + (size_t)pg->capacity * bs);
 	pg->capacity = (uint16_t)(pg->capacity + n);
 }
 
+/* Take the first block of pg->free (owner; the list is not empty). The next
+ * link is checked to stay inside the page's carved blocks: a link overwritten after free
+ * aborts here instead of handing out an address of the attacker's choice.
+ * The block's first word is cleared, so a live block never looks free. */
+la_block_t *la_page_pop(la_page_t *pg)
+{
+	la_block_t *b = pg->free;
+	LA_ASSERT(la_page_block_ok(pg, b));
+	la_block_t *nx = la_link_dec(pg, b);
+	if (LA_UNLIKELY(nx != NULL && (uintptr_t)nx - (uintptr_t)la_page_start(pg) >=
+					      (uintptr_t)pg->capacity * pg->block_size))
+		la_fatal("malloc", "corrupted free list at", b, "(write after free?)");
+	pg->free = nx;
+	b->link = 0;
+	pg->used++;
+	LA_ASSERT(pg->used <= pg->capacity);
+	LA_ASSERT(((uintptr_t)b & LA_SEG_MASK) != 0); /* invariant 1 */
+	return b;
+}
+
 /* Move remote frees onto the owner's free list (owner, or abandoned-list lock
- * holder). Never called on a page with LA_TF_FULL set. */
+ * holder). Never called on a page with LA_TF_FULL set. Every link followed is
+ * checked to stay inside the page's carved blocks, and there can be no more
+ * blocks than blocks in use (invariant 3): a block freed twice from other threads, which
+ * makes the list a cycle, aborts here instead of looping. */
 void la_page_collect(la_page_t *pg)
 {
 	if (!atomic_load_explicit(&pg->thread_free, memory_order_relaxed))
@@ -59,34 +86,72 @@ void la_page_collect(la_page_t *pg)
 	la_block_t *b = (la_block_t *)(w & ~LA_TF_FULL);
 	if (!b)
 		return;
-	uint32_t n = 1;
-	la_block_t *t = b;
-	while (t->next) {
-		t = t->next;
-		n++;
+	LA_ASSERT(!(w & LA_TF_FULL));
+	/* free() checked b; each decoded link must stay inside the page */
+	uintptr_t start = (uintptr_t)la_page_start(pg);
+	uintptr_t span = (uintptr_t)pg->capacity * pg->block_size;
+	uint32_t n = 0, used = pg->used;
+	la_block_t *t = b, *prev = b;
+	for (;;) {
+		if (LA_UNLIKELY((uintptr_t)t - start >= span))
+			la_fatal(NULL, "corrupted remote-free list at", prev, "(write after free?)");
+		LA_ASSERT(la_page_block_ok(pg, t));
+		if (LA_UNLIKELY(++n > used))
+			la_fatal("free", "double free of", t, "(freed twice by other threads)");
+		la_block_t *nx = la_link_dec(pg, t);
+		if (!nx)
+			break;
+		prev = t;
+		t = nx;
 	}
-	t->next = pg->free;
+	la_link_set(pg, t, pg->free);
 	pg->free = b;
 	pg->used = (uint16_t)(pg->used - n);
+}
+
+/* Abort if b is on pg's free list or its remote-free list; the lists are
+ * walked at most capacity steps each and every link is checked, so a
+ * corrupted list cannot make this loop. Owner (or abandoned-list lock
+ * holder) only: nobody else takes blocks off these lists meanwhile. */
+static void find_on_list(la_page_t *pg, la_block_t *t, la_block_t *b, const char *who,
+			 const char *what)
+{
+	for (unsigned steps = pg->capacity + 1u; t; t = la_link_dec(pg, t)) {
+		if (t == b)
+			la_fatal(who, what, b, NULL);
+		if (LA_UNLIKELY(!steps-- || !la_page_block_ok(pg, t)))
+			la_fatal(who, "corrupted free list near", t, "(write after free?)");
+		/* t is a block of pg: its link may be read */
+	}
+}
+
+void la_page_check_double_free(la_page_t *pg, la_block_t *b, const char *who, const char *what)
+{
+	find_on_list(pg, pg->free, b, who, what);
+	uintptr_t w = atomic_load_explicit(&pg->thread_free, memory_order_acquire);
+	find_on_list(pg, (la_block_t *)(w & ~LA_TF_FULL), b, who, what);
 }
 
 /* Free from a thread that does not own the page: one CAS push, which also
  * claims LA_TF_FULL if the page sat on its owner's full list. The claimer
  * hands the page to the owner's delayed list; the owner cannot release the
  * page before it arrives there, so the page is still valid for that push. */
-void la_page_remote_free(la_page_t *pg, la_block_t *b)
+void la_page_remote_free(la_page_t *pg, la_block_t *b, const char *who)
 {
 	uintptr_t old = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
 	do {
-		b->next = (la_block_t *)(old & ~LA_TF_FULL);
+		if (LA_UNLIKELY((la_block_t *)(old & ~LA_TF_FULL) == b))
+			la_fatal(who, "double free of", b, "(from another thread)");
+		la_link_set(pg, b, (la_block_t *)(old & ~LA_TF_FULL));
 	} while (!atomic_compare_exchange_weak_explicit(&pg->thread_free, &old, (uintptr_t)b,
 							 memory_order_acq_rel,
 							 memory_order_relaxed));
 	if (old & LA_TF_FULL) {
 		la_heap_t *h = atomic_load_explicit(&pg->heap, memory_order_acquire);
 		la_page_t *d = atomic_load_explicit(&h->delayed, memory_order_relaxed);
+		la_page_t **link = la_page_delayed_link(pg);
 		do {
-			pg->delayed_next = d;
+			*link = d;
 		} while (!atomic_compare_exchange_weak_explicit(&h->delayed, &d, pg,
 								 memory_order_release,
 								 memory_order_relaxed));

@@ -6,7 +6,9 @@
  * dirty_mask: slices given MADV_FREE (lazy_pass_locked) and not reused since.
  * Allocated spans are never in any mask. Memory goes back to the OS only in
  * la_pool_release_free() (and lazily, at the kernel's choice, for lazy slices). */
+#define _GNU_SOURCE
 #include <string.h>
+#include <sys/mman.h>
 #include "internal.h"
 
 pthread_mutex_t la_pool_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -70,6 +72,8 @@ static la_segment_t *segment_new(void)
 	if (!s)
 		return NULL;
 	s->kind = LA_SEG_NORMAL;
+	s->cookie = la_seg_cookie(s, LA_SEG_NORMAL);
+	la_segmap_set(s, true);
 	s->free_mask = LA_SLICES_ALL;
 	s->dirty_mask = 0;
 	s->lazy_mask = 0;
@@ -119,7 +123,10 @@ la_page_t *la_span_alloc(unsigned n, uint8_t kind, uint32_t block_size, uint8_t 
 	pg->capacity = 0;
 	pg->used = 0;
 	pg->free = NULL;
-	pg->next = pg->prev = pg->delayed_next = NULL;
+	pg->next = pg->prev = NULL;
+	*la_page_delayed_link(pg) = NULL;
+	pg->key = kind == LA_PAGE_SMALL ? la_page_key_next() : 0;
+	LA_ASSERT((s->dirty_mask & ~s->free_mask) == 0); /* invariant 5 */
 	atomic_store_explicit(&pg->thread_free, 0, memory_order_relaxed);
 	atomic_store_explicit(&pg->heap, NULL, memory_order_relaxed);
 	pthread_mutex_unlock(&la_pool_lock);
@@ -134,6 +141,7 @@ void la_span_free(la_page_t *pg)
 	size_t bytes = (size_t)pg->slice_count << LA_SLICE_SHIFT;
 	pthread_mutex_lock(&la_pool_lock);
 	atomic_fetch_add_explicit(&la_pool_ops, 1, memory_order_relaxed);
+	LA_ASSERT((s->free_mask & bits) == 0);
 	pg->kind = LA_PAGE_FREE;
 	s->free_mask |= bits;
 	s->dirty_mask |= bits;
@@ -198,6 +206,7 @@ size_t la_pool_release_free(size_t max_bytes)
 				seg_list = s->next;
 			if (s->next)
 				s->next->prev = s->prev;
+			la_segmap_set(s, false);
 			la_os_unmap(s, LA_SEG_SIZE);
 			continue;
 		}
@@ -286,14 +295,29 @@ void *la_huge_alloc(size_t n, size_t align)
 		s->map_size = (size_t)(end - (uint8_t *)s);
 	}
 	s->kind = LA_SEG_HUGE;
+	s->cookie = la_seg_cookie(s, LA_SEG_HUGE);
+	s->huge_block = (uintptr_t)p;
+	s->huge_mac = la_huge_mac(s);
+	la_segmap_set(s, true);
 	atomic_fetch_add_explicit(&la_bytes_huge, s->map_size, memory_order_relaxed);
 	return p;
+}
+
+/* p is the live block of huge header s: the header is in the segment map
+ * (caller checked), carries the huge cookie, and its size and block are the
+ * ones it was made with. Only then is map_size trusted for munmap. */
+bool la_huge_valid(la_segment_t *s, const void *p)
+{
+	return s->cookie == la_seg_cookie(s, LA_SEG_HUGE) && s->huge_block == (uintptr_t)p &&
+	       s->huge_mac == la_huge_mac(s) && s->map_base == (uint8_t *)s &&
+	       s->map_size >= LA_HUGE_HDR && (s->map_size & (la_os_page_size() - 1)) == 0;
 }
 
 void la_huge_free(la_segment_t *s)
 {
 	atomic_fetch_sub_explicit(&la_bytes_huge, s->map_size, memory_order_relaxed);
-	la_os_unmap(s->map_base, s->map_size);
+	la_segmap_set(s, false);
+	la_os_unmap(s, s->map_size);
 }
 
 size_t la_huge_usable(la_segment_t *s, const void *p)
@@ -313,29 +337,85 @@ void *la_huge_realloc(la_segment_t *s, void *p, size_t n)
 	if (total < old) {
 		la_os_unmap((uint8_t *)s + total, old - total);
 		s->map_size = total;
+		s->huge_mac = la_huge_mac(s);
 		atomic_fetch_sub_explicit(&la_bytes_huge, old - total, memory_order_relaxed);
 		return p;
 	}
 	la_segment_t *r = la_os_remap(s, old, total, 0, NULL);
-	if (!r) {
+	if (r) {
+		s->map_size = total;
+		s->huge_mac = la_huge_mac(s);
+		atomic_fetch_add_explicit(&la_bytes_mapped, total - old, memory_order_relaxed);
+	} else {
 		size_t rsv_size = total + LA_SEG_SIZE;
 		uint8_t *rsv = la_os_map(rsv_size);
 		if (!rsv)
 			return NULL;
 		uint8_t *dst = (uint8_t *)(((uintptr_t)rsv + LA_SEG_MASK) & ~(uintptr_t)LA_SEG_MASK);
+		la_segmap_set(s, false); /* s moves: no lookup may find it meanwhile */
 		r = la_os_remap(s, old, total, 1, dst);
 		if (!r) {
+			la_segmap_set(s, true);
 			la_os_unmap(rsv, rsv_size);
 			return NULL;
 		}
 		la_os_unmap(rsv, (size_t)(dst - rsv));
 		la_os_unmap(dst + total, (size_t)(rsv + rsv_size - (dst + total)));
 		atomic_fetch_sub_explicit(&la_bytes_mapped, old, memory_order_relaxed);
-	} else {
-		atomic_fetch_add_explicit(&la_bytes_mapped, total - old, memory_order_relaxed);
 	}
-	r->map_base = (uint8_t *)r;
-	r->map_size = total;
+	if (r != s) {
+		r->map_base = (uint8_t *)r;
+		r->map_size = total;
+		r->cookie = la_seg_cookie(r, LA_SEG_HUGE);
+		r->huge_block = (uintptr_t)r + LA_HUGE_HDR;
+		r->huge_mac = la_huge_mac(r);
+		la_segmap_set(r, true);
+	}
 	atomic_fetch_add_explicit(&la_bytes_huge, total - old, memory_order_relaxed);
 	return (uint8_t *)r + LA_HUGE_HDR;
+}
+
+/* ---- segment map ----------------------------------------------------------
+ * Sized at init for every address below twice the current stack (the kernel
+ * hands out mappings below the stack unless asked for higher ones): 4 MiB of
+ * address space per bit, MAP_NORESERVE, so only the words ever touched take
+ * memory (one 4 KiB page covers 128 GiB). If the map cannot be made, or a
+ * segment ever lands above it, lookups stop checking (la_segmap_off). */
+_Atomic(uint64_t) *la_segmap;
+uintptr_t la_segmap_chunks;
+bool la_segmap_off;
+
+void la_segmap_init(void)
+{
+	uintptr_t top = (uintptr_t)__builtin_frame_address(0);
+	unsigned bits = 64u - (unsigned)__builtin_clzll((unsigned long long)top) + 1u;
+	if (bits > 63)
+		bits = 63;
+	uintptr_t chunks = (uintptr_t)1 << (bits - LA_SEG_SHIFT);
+	size_t bytes = (size_t)(chunks / 8);
+	void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED) {
+		la_segmap_off = true;
+		return;
+	}
+	la_segmap = m;
+	la_segmap_chunks = chunks;
+}
+
+void la_segmap_set(const void *s, bool on)
+{
+	uintptr_t i = (uintptr_t)s >> LA_SEG_SHIFT;
+	if (LA_UNLIKELY(i >= la_segmap_chunks)) {
+		/* a mapping the map does not cover: stop checking rather than
+		 * call a block of ours foreign */
+		la_segmap_off = true;
+		__atomic_store_n(&la_segmap_chunks, 0, __ATOMIC_RELEASE);
+		return;
+	}
+	uint64_t bit = (uint64_t)1 << (i & 63);
+	if (on)
+		atomic_fetch_or_explicit(&la_segmap[i >> 6], bit, memory_order_release);
+	else
+		atomic_fetch_and_explicit(&la_segmap[i >> 6], ~bit, memory_order_release);
 }

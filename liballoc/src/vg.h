@@ -49,6 +49,23 @@
 #define LA_VG_ONLY(...)
 #endif
 
+/* The first word of live block p, read without memcheck seeing a use of
+ * whatever definedness the caller's bytes have (restored afterwards). */
+static inline uintptr_t la_vg_peek_word(const void *p)
+{
+#ifdef LA_VALGRIND
+	unsigned char vbits[sizeof(uintptr_t)];
+	int saved = VALGRIND_GET_VBITS(p, vbits, sizeof vbits);
+	VALGRIND_MAKE_MEM_DEFINED(p, sizeof(uintptr_t));
+	uintptr_t v = *(const volatile uintptr_t *)p;
+	if (saved == 1)
+		(void)VALGRIND_SET_VBITS(p, vbits, sizeof vbits);
+	return v;
+#else
+	return *(const uintptr_t *)p;
+#endif
+}
+
 /* p (NULL or a block just taken from an internal path) announced with its
  * usable size; returns p. */
 static inline void *la_vg_new(void *p)
