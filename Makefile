@@ -143,7 +143,7 @@ $(B)/$(1)/tests/%: selftests/%.c $(wildcard selftests/*/*.h) include/uapi/linux/
 
 $(B)/$(1)/init: rootfs/init.c | $(call musl_cc,$(1))
 	@mkdir -p $$(@D)
-	$(call musl_cc,$(1)) -std=gnu11 -Os -s -static -Wall -Wextra -Werror $$(IMAGE_LDGC) $$< -o $$@
+	$(call musl_cc,$(1)) -std=gnu11 -Os -s -static -Wall -Wextra -Werror $$< -o $$@
 
 # Command-line tools (tools/NAME.c) for the images' /bin.
 $(B)/$(1)/bin/%: tools/%.c include/uapi/linux/memnotify.h | $(call musl_cc,$(1))
@@ -201,9 +201,6 @@ $(foreach a,$(ARCHES),$(eval $(call arch_rules,$(a))))
 rootfs: $(B)/$(ARCH)/minimal.cpio.zst $(B)/$(ARCH)/standard.cpio.zst
 
 # ---- image size and boot benchmark ------------------------------------------
-
-# Link-time garbage collection for the programs the images carry.
-IMAGE_LDGC := -ffunction-sections -fdata-sections -Wl,--gc-sections
 
 # Sizes of both images per arch, then what each file of the minimal image
 # costs in the compressed stream (rootfs/size.sh).

@@ -4,8 +4,9 @@
 # one line per regular file in archive order (IMAGE.list, written by
 # mkimage.sh): its size, and the bytes it adds to the compressed stream
 # after the files before it (compressing each growing prefix of the
-# contents the way mkimage.sh compresses the image).  The marginal bytes
-# add up to the compressed contents; the rest of the image is cpio headers,
+# contents the way mkimage.sh compresses the image), so code that several
+# programs share is paid for by the first of them.  The marginal bytes add
+# up to the compressed contents; the rest of the image is cpio headers,
 # names and symlinks.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
