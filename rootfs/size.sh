@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 img=${1:?usage: size.sh IMAGE.cpio.zst|IMAGE.cpio.gz}
 list=$img.list
-[ -f "$img" ] && [ -f "$list" ] || die "no $img or $list: build the image first"
+{ [ -f "$img" ] && [ -f "$list" ]; } || die "no $img or $list: build the image first"
 case $img in
 *.zst) pack() { zstd -q -19 -c "$1"; } ;;
 *.gz) pack() { gzip -9 -n -c "$1"; } ;;
@@ -24,7 +24,7 @@ esac
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 : >"$tmp/prefix"
-prev=0 total=0 raw=0
+prev=0 raw=0
 printf '  %-32s %9s %11s %6s\n' file bytes compressed share
 awk '$1 == "file" { print $2, $3 }' "$list" | {
 	while read -r name path; do
