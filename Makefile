@@ -32,7 +32,7 @@ KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
 	$(lastword $(sort $(wildcard /usr/src/linux-headers-*-amd64))))
 
 # Everything `make deps` installs (Debian 12 package names).
-DEPS := gcc g++ make clang python3 xz-utils rsync flex bison bc kmod \
+DEPS := gcc g++ make clang python3 xz-utils zstd rsync flex bison bc kmod \
 	libelf-dev libssl-dev linux-source-6.1 linux-headers-amd64 \
 	gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu musl-tools musl-dev \
 	busybox-static liburing-dev qemu-system-x86 qemu-system-arm \
