@@ -112,7 +112,9 @@ $(B)/%/memnotify.ko: FORCE
 .PRECIOUS: $(B)/%/memnotify.ko
 $(B)/%/modules.cpio.gz: $(B)/%/memnotify.ko
 	@rm -rf $(B)/$*/stage-modules && mkdir -p $(B)/$*/stage-modules/lib/modules
-	@cp $< $(B)/$*/stage-modules/lib/modules/
+	@# Without DWARF (Debian's kernel build adds 800 KiB of it); symbols stay.
+	@$(patsubst arm64,aarch64,$(firstword $(subst -, ,$*)))-linux-gnu-strip --strip-debug \
+		-o $(B)/$*/stage-modules/lib/modules/memnotify.ko $<
 	@rootfs/mkimage.sh $@ $(B)/$*/stage-modules
 
 # ---- userland per arch: static musl programs -------------------------------
