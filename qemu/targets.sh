@@ -35,7 +35,9 @@ check_kernel() {
 	*) die "unknown KERNEL '$1'; valid: $VALID_KERNELS" ;; esac
 }
 
-# set_arch ARCH: per-architecture facts used by every script.
+# set_arch ARCH: per-architecture facts used by every script (QEMU_MACHINE
+# and KERNEL_APPEND: the machine and the kernel command-line words every
+# boot of the arch gets; -serial is given by qemu/run).
 set_arch() {
 	check_arch "$1"
 	T_ARCH=$1
@@ -44,15 +46,19 @@ set_arch() {
 		K_ARCH=x86 CROSS_COMPILE= GNU_TRIPLET=x86_64-linux-gnu
 		MUSL_TRIPLET=x86_64-linux-musl DEB_ARCH=amd64 DEB_SUITE=bookworm UAPI_LINE=6.1
 		K_IMAGE=arch/x86/boot/bzImage K_IMAGE_TARGET=bzImage
-		QEMU_BIN=qemu-system-x86_64 QEMU_MACHINE="-M pc -cpu max"
-		CONSOLE=ttyS0 ;;
+		# A test VM needs no PS/2 controller (its probe holds up init), SMBus,
+		# VMware port, VGA, NIC or drives (-nodefaults: SeaBIOS skips their
+		# option ROMs and probes), nor the IO-APIC timer check.
+		QEMU_BIN=qemu-system-x86_64
+		QEMU_MACHINE="-M pc,i8042=off,vmport=off,smbus=off -nodefaults -cpu max"
+		CONSOLE=ttyS0 KERNEL_APPEND=no_timer_check ;;
 	arm64)
 		K_ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- GNU_TRIPLET=aarch64-linux-gnu
 		MUSL_TRIPLET=aarch64-linux-musl DEB_ARCH=arm64 DEB_SUITE=bookworm UAPI_LINE=6.1
 		K_IMAGE=arch/arm64/boot/Image K_IMAGE_TARGET=Image
 		QEMU_BIN=qemu-system-aarch64
 		QEMU_MACHINE="-M virt -cpu max,pauth-impdef=on"
-		CONSOLE=ttyAMA0 ;;
+		CONSOLE=ttyAMA0 KERNEL_APPEND= ;;
 	riscv64)
 		# riscv64 is not a bookworm architecture: its .debs come from trixie,
 		# whose liburing wants UAPI headers newer than 6.1's.
@@ -60,7 +66,7 @@ set_arch() {
 		MUSL_TRIPLET=riscv64-linux-musl DEB_ARCH=riscv64 DEB_SUITE=trixie UAPI_LINE=6.12
 		K_IMAGE=arch/riscv/boot/Image K_IMAGE_TARGET=Image
 		QEMU_BIN=qemu-system-riscv64 QEMU_MACHINE="-M virt -bios default"
-		CONSOLE=ttyS0 ;;
+		CONSOLE=ttyS0 KERNEL_APPEND= ;;
 	esac
 }
 

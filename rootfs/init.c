@@ -9,12 +9,19 @@
  *     given by kimigayo.run=DIR) and reports them as TAP 13, each program's
  *     own TAP nested under "# " as the kselftest runner does, or
  *   - with kimigayo.shell, starts BusyBox's shell on the console,
- * and powers the machine off.  After the programs, a test run reports two
+ * and powers the machine off.  With kimigayo.bench=boot it boots exactly as a
+ * test run does up to the point where the first program would start, and
+ * only reports (make bench-boot).  After the programs, a test run reports two
  * checks of its own as further TAP entries: that the module unloads
  * (rmmod), and, on kernels with kmemleak, that a scan after the unload finds
  * no new leak (leaks already present at boot are cleared before the module
- * is loaded).  The last line of a test run is
+ * is loaded).  A test run's verdict is the line
  *   kimigayo-result: status=pass|fail programs=N passed=N failed=N skipped=N boot_to_first_test_ms=N
+ * Every run, test or bench, then describes the idle system in one line
+ *   kimigayo-idle: init_ms=N first_test_ms=N mem_total_kb=N ... init_rss_kb=N
+ * (times since the kernel started; memory from /proc/meminfo and init's own
+ * /proc/self/smaps_rollup), read with static buffers only: once the programs
+ * have run, init allocates nothing.
  *
  * Other command-line words: kimigayo.module=0 (do not load the module),
  * kimigayo.timeout=SECONDS (per program, default 900).  FUZZ_OPS=N and
@@ -192,6 +199,9 @@ static int skip_dot(const struct dirent *d)
 	return d->d_name[0] != '.';
 }
 
+/* The programs of a run (find_programs), in the order they run. */
+static struct program run_list[MAX_PROGRAMS];
+
 /* Programs in DIR/<suite>/<program>, in alphabetical order. */
 static int find_programs(const char *dir, struct program *progs, int max)
 {
@@ -225,6 +235,96 @@ static int find_programs(const char *dir, struct program *progs, int max)
 	if (ns > 0)
 		free(suites);
 	return n;
+}
+
+/* Seconds since the kernel started: when init began, and when the first
+ * program started (or would have, under kimigayo.bench=boot).
+ */
+static double init_started, first_test;
+
+/* PATH's contents in a static buffer (overwritten by the next call); ""
+ * when unreadable.  No allocation: safe for init once it is idle.
+ */
+static const char *read_proc(const char *path)
+{
+	static char buf[8192];
+	ssize_t n, len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	buf[0] = '\0';
+	if (fd < 0)
+		return buf;
+	while (len < (ssize_t)sizeof(buf) - 1 &&
+	       (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += n;
+	buf[len] = '\0';
+	close(fd);
+	return buf;
+}
+
+/* The number after "KEY:" at the start of a line of @text, or -1. */
+static long proc_field(const char *text, const char *key)
+{
+	size_t klen = strlen(key);
+	const char *p = text;
+
+	while (*p) {
+		if (!strncmp(p, key, klen) && p[klen] == ':')
+			return strtol(p + klen + 1, NULL, 10);
+		p = strchr(p, '\n');
+		if (!p)
+			break;
+		p++;
+	}
+	return -1;
+}
+
+/*
+ * One "kimigayo-idle:" line: when init started and reached the first
+ * program, the system's memory by kind (/proc/meminfo, kB) and init's own
+ * resident set now (smaps_rollup) and at its peak (VmHWM).
+ */
+static void report_idle(void)
+{
+	static const char *const meminfo[][2] = {
+		{ "MemTotal", "mem_total_kb" },
+		{ "MemFree", "mem_free_kb" },
+		{ "MemAvailable", "mem_available_kb" },
+		{ "Cached", "cached_kb" },
+		{ "Shmem", "shmem_kb" },
+		{ "AnonPages", "anon_kb" },
+		{ "SReclaimable", "slab_reclaimable_kb" },
+		{ "SUnreclaim", "slab_unreclaimable_kb" },
+		{ "KernelStack", "kernel_stack_kb" },
+		{ "PageTables", "page_tables_kb" },
+		{ "Percpu", "percpu_kb" },
+		{ "VmallocUsed", "vmalloc_kb" },
+	};
+	static char line[1024];
+	const char *text = read_proc("/proc/meminfo");
+	size_t i, len;
+
+	len = snprintf(line, sizeof(line), "kimigayo-idle: init_ms=%d first_test_ms=%d",
+		       (int)(init_started * 1000), (int)(first_test * 1000));
+	for (i = 0; i < sizeof(meminfo) / sizeof(meminfo[0]); i++)
+		len += snprintf(line + len, sizeof(line) - len, " %s=%ld",
+				meminfo[i][1], proc_field(text, meminfo[i][0]));
+	text = read_proc("/proc/self/smaps_rollup");
+	len += snprintf(line + len, sizeof(line) - len, " init_rss_kb=%ld init_pss_kb=%ld",
+			proc_field(text, "Rss"), proc_field(text, "Pss"));
+	text = read_proc("/proc/self/status");
+	snprintf(line + len, sizeof(line) - len, " init_hwm_kb=%ld\n",
+		 proc_field(text, "VmHWM"));
+	say("%s", line);
+}
+
+/* kimigayo.bench=boot: the test run's path up to its first program. */
+static void bench_boot(const char *dir)
+{
+	int n = find_programs(dir, run_list, MAX_PROGRAMS);
+
+	first_test = boot_seconds();
+	say("# kimigayo: boot-to-first-test %.3f s (%d programs, not run)\n", first_test, n);
 }
 
 /*
@@ -428,35 +528,33 @@ static const char *check_kmemleak(void)
 
 static int run_tests(const char *dir)
 {
-	static struct program progs[MAX_PROGRAMS];
 	int n, i, failed = 0, passed = 0, skipped = 0;
 	int timeout_s = atoi(option("timeout", "900"));
-	double first = 0;
 
-	n = find_programs(dir, progs, MAX_PROGRAMS);
+	n = find_programs(dir, run_list, MAX_PROGRAMS);
 	say("TAP version 13\n1..%d\n", n + module_loaded + kmemleak_on);
 	for (i = 0; i < n; i++) {
 		int st;
 
 		if (i == 0) {
-			first = boot_seconds();
-			say("# kimigayo: boot-to-first-test %.3f s\n", first);
+			first_test = boot_seconds();
+			say("# kimigayo: boot-to-first-test %.3f s\n", first_test);
 		}
-		say("# selftests: %s\n", progs[i].name);
-		st = run_program(&progs[i], timeout_s > 0 ? timeout_s : 900);
+		say("# selftests: %s\n", run_list[i].name);
+		st = run_program(&run_list[i], timeout_s > 0 ? timeout_s : 900);
 		if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
 			passed++;
-			say("ok %d selftests: %s\n", i + 1, progs[i].name);
+			say("ok %d selftests: %s\n", i + 1, run_list[i].name);
 		} else if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == KSFT_SKIP) {
 			skipped++;
-			say("ok %d selftests: %s # SKIP\n", i + 1, progs[i].name);
+			say("ok %d selftests: %s # SKIP\n", i + 1, run_list[i].name);
 		} else {
 			failed++;
 			if (st != -1 && WIFSIGNALED(st))
 				say("# kimigayo: killed by signal %d\n", WTERMSIG(st));
 			else if (st != -1)
 				say("# kimigayo: exit status %d\n", WEXITSTATUS(st));
-			say("not ok %d selftests: %s\n", i + 1, progs[i].name);
+			say("not ok %d selftests: %s\n", i + 1, run_list[i].name);
 		}
 	}
 	if (module_loaded) {
@@ -473,7 +571,7 @@ static int run_tests(const char *dir)
 	}
 	say("kimigayo-result: status=%s programs=%d passed=%d failed=%d skipped=%d boot_to_first_test_ms=%d\n",
 	    failed || n == 0 ? "fail" : "pass", n, passed, failed, skipped,
-	    (int)(first * 1000));
+	    (int)(first_test * 1000));
 	return failed;
 }
 
@@ -515,7 +613,9 @@ int main(void)
 {
 	int fd, ret;
 
+	init_started = boot_seconds();
 	setup_console();
+	say("# kimigayo: init at %.3f s\n", init_started);
 	mount_or_say("proc", "/proc", "proc");
 	mount_or_say("sysfs", "/sys", "sysfs");
 	mount_or_say("tmpfs", "/tmp", "tmpfs");
@@ -533,10 +633,15 @@ int main(void)
 		say("kimigayo-result: status=fail programs=0 passed=0 failed=1 skipped=0 boot_to_first_test_ms=0\n");
 		power_off();
 	}
-	if (strcmp(option("shell", "0"), "0"))
+	if (strcmp(option("shell", "0"), "0")) {
 		run_shell();
-	else
+	} else if (!strcmp(option("bench", ""), "boot")) {
+		bench_boot(option("run", "/tests"));
+		report_idle();
+	} else {
 		run_tests(option("run", "/tests"));
+		report_idle();
+	}
 	power_off();
 	return 0;
 }

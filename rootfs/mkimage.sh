@@ -1,17 +1,27 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# mkimage.sh OUT.cpio.gz STAGING_DIR: pack a staging directory into a
-# gzip'd initramfs.  Entries are owned by root whoever builds it, and the
-# image gets the nodes and mount points every Kimigayo image needs
-# (/dev/console so the kernel can hand PID 1 a console).  Uses the kernel's
-# own usr/gen_init_cpio, built once from the 6.1 source into the cache.
+# mkimage.sh OUT.cpio.{zst,gz} STAGING_DIR: pack a staging directory into an
+# initramfs, compressed as OUT's suffix says: .zst with zstd -19 (one frame
+# whose window covers the whole archive, so the test programs' common musl
+# and liballoc code is stored once), .gz with gzip -9.  Every kernel target
+# decompresses both (CONFIG_RD_ZSTD, CONFIG_RD_GZIP; qemu/run checks the
+# kernel's .config before booting).  Entries are owned by root whoever
+# builds it, and the image gets the nodes and mount points every Kimigayo
+# image needs (/dev/console so the kernel can hand PID 1 a console).  Uses
+# the kernel's own usr/gen_init_cpio, built once from the 6.1 source into
+# the cache.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../qemu/targets.sh"
 
-out=${1:?usage: mkimage.sh OUT.cpio.gz STAGING_DIR}
-stage=${2:?usage: mkimage.sh OUT.cpio.gz STAGING_DIR}
+out=${1:?usage: mkimage.sh OUT.cpio.zst|OUT.cpio.gz STAGING_DIR}
+stage=${2:?usage: mkimage.sh OUT.cpio.zst|OUT.cpio.gz STAGING_DIR}
 [ -d "$stage" ] || die "no staging directory $stage"
+case $out in
+*.cpio.zst) need_tools zstd ;;
+*.cpio.gz) need_tools gzip ;;
+*) die "$out: the image's name must end in .cpio.zst or .cpio.gz" ;;
+esac
 
 gen=$CACHE/tools/gen_init_cpio
 if [ ! -x "$gen" ]; then
@@ -40,5 +50,11 @@ list=$out.list
 	done
 } >"$list"
 mkdir -p "$(dirname "$out")"
-"$gen" "$list" | gzip -9 -n >"$out.tmp"
+"$gen" "$list" >"$out.cpio"
+case $out in
+# From a file, zstd records the size and fits its window to it.
+*.zst) zstd -q -19 -f "$out.cpio" -o "$out.tmp" ;;
+*.gz) gzip -9 -n <"$out.cpio" >"$out.tmp" ;;
+esac
+rm -f "$out.cpio"
 mv "$out.tmp" "$out"
