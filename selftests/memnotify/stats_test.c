@@ -7,7 +7,8 @@ static const char *const stat_names[] = {
 	"idle", "active", "delivered", "coalesced", "dropped", "rate_limited",
 	"shrinker_count", "shrinker_scan", "reclaim_pages", "oom", "threshold",
 	"injected", "opens", "subscribers", "subscribers_peak", "cache_pages",
-	"memory_bytes",
+	"memory_bytes", "shrinker_scan_visits", "shrinker_scan_ns",
+	"shrinker_handoffs", "claims_clamped", "shrinker_batch",
 };
 
 static long long st_get(const char *name)
@@ -62,13 +63,16 @@ TEST(cache_pages)
 {
 	long long page = sysconf(_SC_PAGESIZE), before = st_get("cache_pages");
 	__u64 bytes = 100 * page + 1;
+	void *held = hold_anon(1 << 20);	/* a claim must be held */
 	int fd = mn_open();
 
+	ASSERT_NE(NULL, held);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, ioctl(fd, MEMNOTIFY_IOC_SET_CACHE, &bytes));
 	EXPECT_EQ(before + 100, st_get("cache_pages"));
 	close(fd);
 	EXPECT_EQ(before, st_get("cache_pages"));
+	munmap(held, 1 << 20);
 }
 
 TEST_HARNESS_MAIN
