@@ -117,6 +117,7 @@ enum mn_stat {
 	MN_STAT_CLAIMS_CLAMPED,
 	MN_STAT_OOM,
 	MN_STAT_THRESHOLD,
+	MN_STAT_SAMPLES,
 	MN_STAT_INJECTED,
 	MN_STAT_OPENS,
 	MN_STAT_NR
@@ -232,6 +233,8 @@ __poll_t mn_queue_poll(struct mn_sub *sub);
 int mn_pressure_init(void);
 void mn_pressure_exit(void);
 void mn_pressure_shrinker_call(void);
+void mn_pressure_sampler_start(void);	/* under mn_subs_lock */
+void mn_pressure_sampler_stop(void);	/* under mn_subs_lock */
 void mn_get_thresholds(struct memnotify_thresholds *t);
 int mn_set_thresholds(const struct memnotify_thresholds *t);
 

@@ -59,6 +59,8 @@ static int mn_admit(struct mn_sub *sub)
 	if (n > atomic_long_read(&mn_gauges[MN_GAUGE_SUBSCRIBERS_PEAK]))
 		atomic_long_set(&mn_gauges[MN_GAUGE_SUBSCRIBERS_PEAK], n);
 	list_add_tail_rcu(&sub->node, &mn_subs);
+	if (n == 1)
+		mn_pressure_sampler_start();
 	return 0;
 }
 
@@ -133,7 +135,8 @@ static int mn_release(struct inode *inode, struct file *file)
 
 	mutex_lock(&mn_subs_lock);
 	list_del_rcu(&sub->node);
-	atomic_long_dec(&mn_gauges[MN_GAUGE_SUBSCRIBERS]);
+	if (!atomic_long_dec_return(&mn_gauges[MN_GAUGE_SUBSCRIBERS]))
+		mn_pressure_sampler_stop();
 	mutex_unlock(&mn_subs_lock);
 
 	mutex_lock(&sub->cfg_lock);

@@ -24,8 +24,10 @@
  *  - available memory below the low/medium/critical thresholds (thousandths
  *    of total RAM, module parameters or MEMNOTIFY_IOC_SET_THRESHOLDS),
  *    sampled by a work item every sample_ms (ten times as often while
- *    MemAvailable is below twice the low threshold); it reports a new,
- *    higher level once per downward crossing;
+ *    MemAvailable is below twice the low threshold) while at least one
+ *    file is open (no wakeups otherwise); it reports a new, higher level
+ *    once per downward crossing, and the level at once when sampling
+ *    starts;
  *  - the OOM notifier, called by the OOM killer before it picks a victim
  *    (global OOM only; memcg OOM does not call the notifier): CRITICAL.
  *
@@ -210,6 +212,7 @@ static void mn_sample_fn(struct work_struct *work)
 	struct memnotify_event ev;
 	u32 level;
 
+	mn_stat_inc(MN_STAT_SAMPLES);
 	mn_event_init(&ev, MEMNOTIFY_EVENT_PRESSURE, MEMNOTIFY_LEVEL_NONE,
 		      MEMNOTIFY_SOURCE_THRESHOLD);
 	level = mn_threshold_level(ev.avail_pages);
@@ -220,6 +223,25 @@ static void mn_sample_fn(struct work_struct *work)
 	}
 	queue_delayed_work(mn_wq, &mn_sample_work,
 			   mn_sample_delay(ev.avail_pages));
+}
+
+/*
+ * The first file was opened: start sampling, at once, from no level (so a
+ * level already reached is reported).  Called under mn_subs_lock, like
+ * mn_pressure_sampler_stop(), which orders the two.
+ */
+void mn_pressure_sampler_start(void)
+{
+	lockdep_assert_held(&mn_subs_lock);
+	atomic_set(&mn_thresh_level, MEMNOTIFY_LEVEL_NONE);
+	queue_delayed_work(mn_wq, &mn_sample_work, 0);
+}
+
+/* The last file was closed: stop sampling (the work never takes the lock). */
+void mn_pressure_sampler_stop(void)
+{
+	lockdep_assert_held(&mn_subs_lock);
+	cancel_delayed_work_sync(&mn_sample_work);
 }
 
 static int mn_oom_notify(struct notifier_block *nb, unsigned long unused,
@@ -251,13 +273,9 @@ int mn_pressure_init(void)
 	INIT_WORK(&mn_shrink_work, mn_shrink_fn);
 	INIT_DELAYED_WORK(&mn_sample_work, mn_sample_fn);
 	err = register_oom_notifier(&mn_oom_nb);
-	if (err) {
+	if (err)
 		destroy_workqueue(mn_wq);
-		return err;
-	}
-	queue_delayed_work(mn_wq, &mn_sample_work,
-			   msecs_to_jiffies(mn_param(MN_PARAM_SAMPLE_MS)));
-	return 0;
+	return err;
 }
 
 /* After the shrinker is gone: nothing can queue mn_shrink_work any more. */

@@ -59,6 +59,8 @@ static const char * const mn_counter_names[MN_STAT_NR] = {
 	[MN_STAT_OOM] = "oom",
 	/* upward crossings of an available-memory threshold */
 	[MN_STAT_THRESHOLD] = "threshold",
+	/* runs of the available-memory sampler (only while a file is open) */
+	[MN_STAT_SAMPLES] = "samples",
 	/* MEMNOTIFY_IOC_INJECT calls that succeeded */
 	[MN_STAT_INJECTED] = "injected",
 	/* successful open()s */

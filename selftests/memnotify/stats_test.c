@@ -9,6 +9,7 @@ static const char *const stat_names[] = {
 	"injected", "opens", "subscribers", "subscribers_peak", "cache_pages",
 	"memory_bytes", "shrinker_scan_visits", "shrinker_scan_ns",
 	"shrinker_handoffs", "claims_clamped", "shrinker_batch",
+	"claim_slack_pages", "samples",
 };
 
 static long long st_get(const char *name)
@@ -73,6 +74,31 @@ TEST(cache_pages)
 	close(fd);
 	EXPECT_EQ(before, st_get("cache_pages"));
 	munmap(held, 1 << 20);
+}
+
+/*
+ * The available-memory sampler runs only while a file is open: no wakeups
+ * for nobody, and a first sample as soon as someone subscribes.
+ */
+TEST(sampler_only_while_subscribed)
+{
+	long long ms = read_num(MN_PARAM("sample_ms")), s0;
+	uint64_t t0;
+	int fd;
+
+	ASSERT_LT(0, ms);
+	if (st_get("subscribers"))
+		SKIP(return, "another process holds /dev/memnotify open");
+	s0 = st_get("samples");
+	usleep(2 * ms * 1000 + 200000);
+	EXPECT_EQ(s0, st_get("samples"));
+	fd = mn_open();
+	ASSERT_LE(0, fd);
+	t0 = now_ns();
+	while (st_get("samples") == s0 && now_ns() - t0 < 2000000000ull)
+		usleep(10000);
+	EXPECT_LT(s0, st_get("samples"));
+	close(fd);
 }
 
 TEST_HARNESS_MAIN
