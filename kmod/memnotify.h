@@ -2,13 +2,31 @@
 /*
  * memnotify internal definitions shared by the module's source files.
  *
+ * Files and what each may call (no file calls one that calls it back):
+ *
+ *  memnotify_params.c	module parameters (MN_PARAMS table); calls nothing
+ *  memnotify_stats.c	statistics (MN_COUNTERS/MN_GAUGES tables) in sysfs;
+ *			calls nothing
+ *  memnotify_queue.c	subscriber list, per-fd ring, post, coalesce,
+ *			broadcast, record init; calls stats
+ *  memnotify_pressure.c	thresholds, rate gate, sampler, OOM notifier and
+ *			the PRESSURE record of a shrinker call; calls queue
+ *  memnotify_reclaim.c	claims, the shrinker (count/scan); calls queue and
+ *			pressure (to hand over a shrinker call)
+ *  memnotify_idle.c	IDLE/ACTIVE tracking; calls queue
+ *  memnotify_dev.c	the device: open/release/read/poll/ioctl; calls all
+ *			of the above
+ *  memnotify_main.c	module init/exit
+ *
  * Locking overview (details next to the code):
  *
- *  mn_subs_lock (mutex)	adding/removing subscribers to mn_subs; the
- *				list itself is walked under RCU by event
- *				producers, which may run in reclaim context.
- *  mn_reclaim_lock (spinlock)	every subscriber's cache_bytes/dead and
- *				mn_cache_pages (the shrinker's count).
+ *  mn_subs_lock (mutex)	adding/removing subscribers to mn_subs and
+ *				setting claims; the list itself is walked under
+ *				RCU by event producers, which may run in
+ *				reclaim context.
+ *  sub->claim (atomic)	a subscriber's claim in pages; the sum of all
+ *				claims is the cache_pages gauge (atomic).  No
+ *				lock: the shrinker takes pages with cmpxchg.
  *  sub->wqh.lock (spinlock)	the subscriber's ring, counters and seq, like
  *				fs/eventfd.c uses its wait queue lock.
  *  sub->cfg_lock (mutex)	per-fd configuration (mask, idle settings) and
@@ -16,9 +34,9 @@
  *  sub->read_lock (mutex)	serialises readers so that a record that could
  *				not be copied out can be put back in order.
  *
- *  Order: mn_reclaim_lock -> sub->wqh.lock.  Nothing allocates or sleeps
- *  while holding either spinlock, so the shrinker and the OOM notifier can
- *  never recurse into reclaim or wait for userspace.
+ *  Nothing allocates or sleeps while holding a spinlock, and the shrinker
+ *  takes no lock but a subscriber's wqh.lock, so reclaim never waits for
+ *  userspace or for another reclaimer.
  */
 #ifndef _MEMNOTIFY_H
 #define _MEMNOTIFY_H
@@ -26,6 +44,7 @@
 #include <linux/atomic.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/percpu.h>
 #include <linux/pid.h>
 #include <linux/rcupdate.h>
 #include <linux/types.h>
@@ -39,6 +58,98 @@
 #define MN_QUEUE_LEN_MIN	4
 #define MN_QUEUE_LEN_MAX	1024
 
+/*
+ * Module parameters: memnotify_params.c holds the one table of defaults and
+ * ranges and registers each.  Read them with mn_param().
+ */
+enum mn_param_id {
+	MN_PARAM_QUEUE_LEN,
+	MN_PARAM_MAX_SUBSCRIBERS,
+	MN_PARAM_MAX_SUBSCRIBERS_PER_USER,
+	MN_PARAM_LOW_PERMILLE,
+	MN_PARAM_MEDIUM_PERMILLE,
+	MN_PARAM_CRITICAL_PERMILLE,
+	MN_PARAM_RATE_LIMIT_MS,
+	MN_PARAM_SAMPLE_MS,
+	MN_PARAM_NR
+};
+
+struct mn_param {
+	unsigned int val;
+	unsigned int min;
+	unsigned int max;
+};
+
+extern struct mn_param mn_params[MN_PARAM_NR];
+
+static inline unsigned int mn_param(enum mn_param_id id)
+{
+	return READ_ONCE(mn_params[id].val);
+}
+
+static inline void mn_param_store(enum mn_param_id id, unsigned int val)
+{
+	WRITE_ONCE(mn_params[id].val, val);
+}
+
+/*
+ * Statistics: memnotify_stats.c holds the one table of their names and
+ * meanings.  Counters only grow and are per-CPU; gauges are current values
+ * (atomic), kept by their owners.
+ */
+enum mn_stat {
+	MN_STAT_PRESSURE_LOW,
+	MN_STAT_PRESSURE_MEDIUM,
+	MN_STAT_PRESSURE_CRITICAL,
+	MN_STAT_RECLAIM,
+	MN_STAT_IDLE,
+	MN_STAT_ACTIVE,
+	MN_STAT_DELIVERED,
+	MN_STAT_COALESCED,
+	MN_STAT_DROPPED,
+	MN_STAT_RATE_LIMITED,
+	MN_STAT_SHRINKER_COUNT,
+	MN_STAT_SHRINKER_SCAN,
+	MN_STAT_SHRINKER_SCAN_VISITS,
+	MN_STAT_SHRINKER_SCAN_NS,
+	MN_STAT_SHRINKER_HANDOFFS,
+	MN_STAT_RECLAIM_PAGES,
+	MN_STAT_CLAIMS_CLAMPED,
+	MN_STAT_OOM,
+	MN_STAT_THRESHOLD,
+	MN_STAT_SAMPLES,
+	MN_STAT_INJECTED,
+	MN_STAT_OPENS,
+	MN_STAT_NR
+};
+
+enum mn_gauge {
+	MN_GAUGE_SUBSCRIBERS,
+	MN_GAUGE_SUBSCRIBERS_PEAK,
+	MN_GAUGE_CACHE_PAGES,
+	MN_GAUGE_SHRINKER_BATCH,
+	MN_GAUGE_CLAIM_SLACK_PAGES,
+	MN_GAUGE_MEMORY_BYTES,
+	MN_GAUGE_NR
+};
+
+struct mn_counters {
+	u64 v[MN_STAT_NR];
+};
+
+DECLARE_PER_CPU(struct mn_counters, mn_counters);
+extern atomic_long_t mn_gauges[MN_GAUGE_NR];
+
+static inline void mn_stat_add(enum mn_stat s, u64 v)
+{
+	this_cpu_add(mn_counters.v[s], v);
+}
+
+static inline void mn_stat_inc(enum mn_stat s)
+{
+	this_cpu_inc(mn_counters.v[s]);
+}
+
 struct mn_idle_sample {
 	u64 time_ns;
 	u64 cpu_ns;
@@ -47,7 +158,7 @@ struct mn_idle_sample {
 /**
  * struct mn_sub - one open file of /dev/memnotify
  * @node:	entry in mn_subs (RCU list)
- * @rcu:	frees the structure after the last RCU reader
+ * @free_work:	frees the structure one RCU grace period after release
  * @wqh:	readers and pollers; wqh.lock protects the ring fields below
  * @head:	index of the oldest queued record
  * @count:	number of queued records
@@ -55,8 +166,9 @@ struct mn_idle_sample {
  * @seq:	sequence number of the last queued record
  * @dropped:	records lost to overflow
  * @mask:	MEMNOTIFY_EVENT_* bits wanted (READ_ONCE by producers)
- * @cache_bytes:	reported userspace cache, under mn_reclaim_lock
- * @dead:	set under mn_reclaim_lock when the file is being released
+ * @claim:	pages of cache this subscriber claims (memnotify_reclaim.c)
+ * @mm:		address space of the opener; claims are clamped to its
+ *		resident anonymous pages (pinned with mmgrab(), may be NULL)
  * @cfg_lock:	serialises configuration ioctls and idle start/stop
  * @read_lock:	serialises readers
  * @uid:	effective uid of the opener (per-user cap)
@@ -74,7 +186,7 @@ struct mn_idle_sample {
  */
 struct mn_sub {
 	struct list_head node;
-	struct rcu_head rcu;
+	struct rcu_work free_work;
 	wait_queue_head_t wqh;
 	unsigned int head;
 	unsigned int count;
@@ -82,8 +194,8 @@ struct mn_sub {
 	u64 seq;
 	u64 dropped;
 	u32 mask;
-	u64 cache_bytes;
-	bool dead;
+	atomic_long_t claim;
+	struct mm_struct *mm;
 	struct mutex cfg_lock;	/* see above */
 	struct mutex read_lock;	/* see above */
 	kuid_t uid;
@@ -100,73 +212,46 @@ struct mn_sub {
 	struct memnotify_event ring[];
 };
 
-/* Statistics, shown under /sys/module/memnotify/stats/. */
-enum mn_stat {
-	MN_STAT_PRESSURE_LOW,
-	MN_STAT_PRESSURE_MEDIUM,
-	MN_STAT_PRESSURE_CRITICAL,
-	MN_STAT_RECLAIM,
-	MN_STAT_IDLE,
-	MN_STAT_ACTIVE,
-	MN_STAT_DELIVERED,
-	MN_STAT_COALESCED,
-	MN_STAT_DROPPED,
-	MN_STAT_RATE_LIMITED,
-	MN_STAT_SHRINKER_COUNT,
-	MN_STAT_SHRINKER_SCAN,
-	MN_STAT_RECLAIM_PAGES,
-	MN_STAT_OOM,
-	MN_STAT_THRESHOLD,
-	MN_STAT_INJECTED,
-	MN_STAT_OPENS,
-	MN_STAT_NR
-};
+/* memnotify_stats.c */
+int mn_stats_init(void);
+void mn_stats_exit(void);
 
-extern atomic64_t mn_stats[MN_STAT_NR];
-
-static inline void mn_stat_add(enum mn_stat s, u64 v)
-{
-	atomic64_add(v, &mn_stats[s]);
-}
-
-static inline void mn_stat_inc(enum mn_stat s)
-{
-	atomic64_inc(&mn_stats[s]);
-}
-
-/* memnotify_dev.c */
+/* memnotify_queue.c */
 extern struct list_head mn_subs;
-extern atomic_t mn_nr_subs;
-extern atomic_t mn_max_subs_seen;
-extern atomic_long_t mn_sub_bytes;
-int mn_dev_init(void);
-void mn_dev_exit(void);
-void mn_fill_meminfo(struct memnotify_event *ev);
+extern struct mutex mn_subs_lock;
 void mn_event_init(struct memnotify_event *ev, u32 type, u32 level,
 		   u32 source);
 void mn_stat_event(const struct memnotify_event *ev);
 bool mn_sub_post(struct mn_sub *sub, const struct memnotify_event *ev);
 void mn_broadcast(const struct memnotify_event *ev);
+int mn_queue_pop(struct mn_sub *sub, struct memnotify_event *ev,
+		 bool nonblock);
+void mn_queue_unpop(struct mn_sub *sub, const struct memnotify_event *ev);
+__poll_t mn_queue_poll(struct mn_sub *sub);
 
 /* memnotify_pressure.c */
-extern spinlock_t mn_reclaim_lock;
-extern unsigned long mn_cache_pages;
 int mn_pressure_init(void);
 void mn_pressure_exit(void);
-u32 mn_threshold_level(unsigned long avail);
+void mn_pressure_shrinker_call(void);
+void mn_pressure_sampler_start(void);	/* under mn_subs_lock */
+void mn_pressure_sampler_stop(void);	/* under mn_subs_lock */
 void mn_get_thresholds(struct memnotify_thresholds *t);
 int mn_set_thresholds(const struct memnotify_thresholds *t);
-int mn_sub_set_cache(struct mn_sub *sub, u64 bytes);
-u64 mn_sub_get_cache(struct mn_sub *sub);
-void mn_sub_drop_cache(struct mn_sub *sub);
+
+/* memnotify_reclaim.c */
+int mn_reclaim_init(void);
+void mn_reclaim_exit(void);
+int mn_claim_set(struct mn_sub *sub, u64 bytes);
+u64 mn_claim_get(struct mn_sub *sub);
+void mn_claim_drop(struct mn_sub *sub);
 
 /* memnotify_idle.c */
 void mn_idle_init_sub(struct mn_sub *sub);
 void mn_idle_update(struct mn_sub *sub);	/* under sub->cfg_lock */
 void mn_idle_stop(struct mn_sub *sub);		/* under sub->cfg_lock */
 
-/* memnotify_stats.c */
-int mn_stats_init(void);
-void mn_stats_exit(void);
+/* memnotify_dev.c */
+int mn_dev_init(void);
+void mn_dev_exit(void);
 
 #endif /* _MEMNOTIFY_H */

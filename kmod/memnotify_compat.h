@@ -10,9 +10,8 @@
  * mn_shrinker_destroy() hide the difference: both return/take a pointer the
  * caller owns, and no callback runs after mn_shrinker_destroy() returns.
  *
- * Both register with seeks = 0: the objects are free-but-resident userspace
- * memory that costs no I/O to recreate, which the core trims aggressively
- * (delta = freeable / 2 per pass) instead of scaling by reclaim priority.
+ * Both register with seeks = DEFAULT_SEEKS and the caller's batch (see
+ * memnotify_reclaim.c for why).
  *
  * The new API is detected by SHRINKER_ALLOCATED, which appeared with
  * shrinker_alloc() in 6.7, rather than by version number, so backports of
@@ -33,7 +32,8 @@ struct mn_shrinker_ops {
 #ifdef SHRINKER_ALLOCATED
 
 static inline struct shrinker *
-mn_shrinker_create(const struct mn_shrinker_ops *ops, const char *name)
+mn_shrinker_create(const struct mn_shrinker_ops *ops, const char *name,
+		   long batch)
 {
 	struct shrinker *s = shrinker_alloc(0, "%s", name);
 
@@ -41,7 +41,8 @@ mn_shrinker_create(const struct mn_shrinker_ops *ops, const char *name)
 		return ERR_PTR(-ENOMEM);
 	s->count_objects = ops->count;
 	s->scan_objects = ops->scan;
-	s->seeks = 0;	/* see above */
+	s->seeks = DEFAULT_SEEKS;
+	s->batch = batch;
 	shrinker_register(s);
 	return s;
 }
@@ -54,7 +55,8 @@ static inline void mn_shrinker_destroy(struct shrinker *s)
 #else /* !SHRINKER_ALLOCATED: before 6.7 */
 
 static inline struct shrinker *
-mn_shrinker_create(const struct mn_shrinker_ops *ops, const char *name)
+mn_shrinker_create(const struct mn_shrinker_ops *ops, const char *name,
+		   long batch)
 {
 	struct shrinker *s = kzalloc(sizeof(*s), GFP_KERNEL);
 	int err;
@@ -63,7 +65,8 @@ mn_shrinker_create(const struct mn_shrinker_ops *ops, const char *name)
 		return ERR_PTR(-ENOMEM);
 	s->count_objects = ops->count;
 	s->scan_objects = ops->scan;
-	s->seeks = 0;	/* see above */
+	s->seeks = DEFAULT_SEEKS;
+	s->batch = batch;
 	err = register_shrinker(s, "%s", name);
 	if (err) {
 		kfree(s);

@@ -1,269 +1,35 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * memnotify: the /dev/memnotify misc device, per-open subscriber queues,
- * read/poll/ioctl and event delivery.
+ * memnotify: the /dev/memnotify misc device: open (admission), release,
+ * read, poll and ioctl.  Queues are memnotify_queue.c's, claims
+ * memnotify_reclaim.c's.
  *
- * Each open file is a subscriber (struct mn_sub) with a ring of qlen
- * preallocated records, so delivering an event never allocates.  Like
- * fs/eventfd.c, the wait queue lock protects the ring: producers take it
- * with interrupts disabled, queue or coalesce a record and wake readers
- * while still holding it (wake_up_locked_poll()).
- *
- * Producers (shrinker, OOM notifier, sampling work, idle work, INJECT) walk
- * mn_subs under RCU.  open() and release() change the list under
- * mn_subs_lock and release() frees the subscriber with kfree_rcu(), so a
- * producer that still sees a released subscriber only queues into memory
- * that nobody reads any more.
+ * release() takes the subscriber off mn_subs and frees it from a work item
+ * queued one RCU grace period later (queue_rcu_work()), so producers that
+ * walk the list under RCU, the shrinker included, never see freed memory,
+ * and the opener's mm (pinned with mmgrab() for the claim clamp) is dropped
+ * in process context.
  */
 #include <linux/capability.h>
 #include <linux/cred.h>
 #include <linux/fs.h>
-#include <linux/ktime.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
-#include <linux/moduleparam.h>
 #include <linux/overflow.h>
 #include <linux/poll.h>
 #include <linux/sched.h>
-#include <linux/sched/signal.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
-#include <linux/vmstat.h>
 
 #include "memnotify.h"
 
-static unsigned int queue_len = 64;
-
-static int mn_qlen_set(const char *val, const struct kernel_param *kp)
-{
-	return param_set_uint_minmax(val, kp, MN_QUEUE_LEN_MIN,
-				     MN_QUEUE_LEN_MAX);
-}
-
-static const struct kernel_param_ops mn_qlen_ops = {
-	.set = mn_qlen_set,
-	.get = param_get_uint,
-};
-
-module_param_cb(queue_len, &mn_qlen_ops, &queue_len, 0644);
-MODULE_PARM_DESC(queue_len,
-		 "Records queued per open file, 4..1024 (default 64); applies to later open()s");
-
-static unsigned int max_subscribers = 1024;
-
-static int mn_maxsubs_set(const char *val, const struct kernel_param *kp)
-{
-	return param_set_uint_minmax(val, kp, 1, 65536);
-}
-
-static const struct kernel_param_ops mn_maxsubs_ops = {
-	.set = mn_maxsubs_set,
-	.get = param_get_uint,
-};
-
-module_param_cb(max_subscribers, &mn_maxsubs_ops, &max_subscribers, 0644);
-MODULE_PARM_DESC(max_subscribers,
-		 "Open files allowed at once, 1..65536 (default 1024); more fail with EMFILE");
-
-static unsigned int max_per_user = 256;
-
-module_param_cb(max_subscribers_per_user, &mn_maxsubs_ops, &max_per_user, 0644);
-MODULE_PARM_DESC(max_subscribers_per_user,
-		 "Open files one user may hold at once, 1..65536 (default 256; CAP_SYS_RESOURCE exempt); more fail with EMFILE");
-
-LIST_HEAD(mn_subs);
-static DEFINE_MUTEX(mn_subs_lock);	/* writers of mn_subs */
-atomic_t mn_nr_subs = ATOMIC_INIT(0);
-atomic_t mn_max_subs_seen = ATOMIC_INIT(0);
-atomic_long_t mn_sub_bytes = ATOMIC_LONG_INIT(0);
-
-static bool mn_is_crit(const struct memnotify_event *ev)
-{
-	return ev->type == MEMNOTIFY_EVENT_PRESSURE &&
-	       ev->level == MEMNOTIFY_LEVEL_CRITICAL;
-}
-
-/* Fill the system-wide memory figures of a record. */
-void mn_fill_meminfo(struct memnotify_event *ev)
-{
-	long avail = si_mem_available();
-
-	ev->free_pages = global_zone_page_state(NR_FREE_PAGES);
-	ev->avail_pages = avail > 0 ? avail : 0;
-}
-
-/* Count a raised event once, whatever the number of subscribers. */
-void mn_stat_event(const struct memnotify_event *ev)
-{
-	switch (ev->type) {
-	case MEMNOTIFY_EVENT_PRESSURE:
-		mn_stat_inc(MN_STAT_PRESSURE_LOW + ev->level -
-			    MEMNOTIFY_LEVEL_LOW);
-		break;
-	case MEMNOTIFY_EVENT_RECLAIM:
-		mn_stat_inc(MN_STAT_RECLAIM);
-		break;
-	case MEMNOTIFY_EVENT_IDLE:
-		mn_stat_inc(MN_STAT_IDLE);
-		break;
-	case MEMNOTIFY_EVENT_ACTIVE:
-		mn_stat_inc(MN_STAT_ACTIVE);
-		break;
-	}
-}
-
-/* Ring helpers; all called with sub->wqh.lock held. */
-static struct memnotify_event *mn_ring_at(struct mn_sub *sub, unsigned int i)
-{
-	return &sub->ring[(sub->head + i) % sub->qlen];
-}
-
-/* Make room: drop the oldest non-critical record, else the oldest. */
-static void mn_ring_drop(struct mn_sub *sub)
-{
-	unsigned int victim = 0, i;
-
-	for (i = 0; i < sub->count; i++) {
-		if (!mn_is_crit(mn_ring_at(sub, i))) {
-			victim = i;
-			break;
-		}
-	}
-	if (mn_is_crit(mn_ring_at(sub, victim)))
-		sub->nr_crit--;
-	for (i = victim; i > 0; i--)
-		*mn_ring_at(sub, i) = *mn_ring_at(sub, i - 1);
-	sub->head = (sub->head + 1) % sub->qlen;
-	sub->count--;
-	sub->dropped++;
-	mn_stat_inc(MN_STAT_DROPPED);
-}
-
-static void mn_ring_pop(struct mn_sub *sub, struct memnotify_event *ev)
-{
-	*ev = *mn_ring_at(sub, 0);
-	sub->head = (sub->head + 1) % sub->qlen;
-	sub->count--;
-	if (mn_is_crit(ev))
-		sub->nr_crit--;
-	ev->dropped = sub->dropped;
-}
-
-/* Give back a record that could not be copied to userspace. */
-static void mn_ring_push_front(struct mn_sub *sub,
-			       const struct memnotify_event *ev)
-{
-	if (sub->count == sub->qlen) {
-		sub->dropped++;
-		mn_stat_inc(MN_STAT_DROPPED);
-		return;
-	}
-	sub->head = (sub->head + sub->qlen - 1) % sub->qlen;
-	sub->count++;
-	*mn_ring_at(sub, 0) = *ev;
-	if (mn_is_crit(ev))
-		sub->nr_crit++;
-}
+static struct workqueue_struct *mn_free_wq;
 
 /*
- * A record still queued absorbs a new one of the same kind: RECLAIM
- * requests add up, and a PRESSURE record of the same source and at least the
- * same level makes the new one redundant.  Injected pressure is never
- * coalesced (tests use it to fill queues).
- */
-static bool mn_coalesce(struct mn_sub *sub, const struct memnotify_event *ev)
-{
-	struct memnotify_event *q;
-	unsigned int i;
-
-	if (ev->type != MEMNOTIFY_EVENT_RECLAIM &&
-	    (ev->type != MEMNOTIFY_EVENT_PRESSURE ||
-	     ev->source == MEMNOTIFY_SOURCE_INJECT))
-		return false;
-
-	for (i = 0; i < sub->count; i++) {
-		q = mn_ring_at(sub, i);
-		if (q->type != ev->type)
-			continue;
-		if (ev->type == MEMNOTIFY_EVENT_RECLAIM) {
-			q->reclaim_pages += ev->reclaim_pages;
-			q->free_pages = ev->free_pages;
-			q->avail_pages = ev->avail_pages;
-			return true;
-		}
-		if (q->source == ev->source && q->level >= ev->level)
-			return true;
-	}
-	return false;
-}
-
-/**
- * mn_sub_post - queue a record for one subscriber
- * @sub: the subscriber
- * @ev: fully initialised record; seq and dropped are filled in here
- *
- * Never sleeps or allocates; callable from the shrinker and the OOM
- * notifier.  Return: true if @sub wants this type of event.
- */
-bool mn_sub_post(struct mn_sub *sub, const struct memnotify_event *ev)
-{
-	__poll_t events = EPOLLIN | EPOLLRDNORM;
-	struct memnotify_event *q;
-	unsigned long flags;
-
-	if (!(READ_ONCE(sub->mask) & ev->type))
-		return false;
-
-	spin_lock_irqsave(&sub->wqh.lock, flags);
-	if (mn_coalesce(sub, ev)) {
-		spin_unlock_irqrestore(&sub->wqh.lock, flags);
-		mn_stat_inc(MN_STAT_COALESCED);
-		return true;
-	}
-	if (sub->count == sub->qlen)
-		mn_ring_drop(sub);
-	q = mn_ring_at(sub, sub->count);
-	*q = *ev;
-	q->seq = ++sub->seq;
-	q->dropped = 0;
-	sub->count++;
-	if (mn_is_crit(q)) {
-		sub->nr_crit++;
-		events |= EPOLLPRI;
-	}
-	wake_up_locked_poll(&sub->wqh, events);
-	spin_unlock_irqrestore(&sub->wqh.lock, flags);
-	mn_stat_inc(MN_STAT_DELIVERED);
-	return true;
-}
-
-/* Deliver a record to every subscriber that wants it. */
-void mn_broadcast(const struct memnotify_event *ev)
-{
-	struct mn_sub *sub;
-
-	mn_stat_event(ev);
-	rcu_read_lock();
-	list_for_each_entry_rcu(sub, &mn_subs, node)
-		mn_sub_post(sub, ev);
-	rcu_read_unlock();
-}
-
-/* A record with everything but the type-specific fields filled in. */
-void mn_event_init(struct memnotify_event *ev, u32 type, u32 level,
-		   u32 source)
-{
-	memset(ev, 0, sizeof(*ev));
-	ev->timestamp_ns = ktime_get_ns();
-	ev->type = type;
-	ev->level = level;
-	ev->source = source;
-	mn_fill_meminfo(ev);
-}
-
-/* Subscribers of @uid; called with mn_subs_lock held (open is not a hot
+ * Subscribers of @uid; called with mn_subs_lock held (open is not a hot
  * path, and the list is at most max_subscribers long).
  */
 static unsigned int mn_user_subs(kuid_t uid)
@@ -279,25 +45,29 @@ static unsigned int mn_user_subs(kuid_t uid)
 /* Admit a new subscriber under the global and per-user caps. */
 static int mn_admit(struct mn_sub *sub)
 {
-	int n;
+	atomic_long_t *nr = &mn_gauges[MN_GAUGE_SUBSCRIBERS];
+	long n;
 
 	lockdep_assert_held(&mn_subs_lock);
-	if (atomic_read(&mn_nr_subs) >= READ_ONCE(max_subscribers))
+	if (atomic_long_read(nr) >= mn_param(MN_PARAM_MAX_SUBSCRIBERS))
 		return -EMFILE;
 	if (!capable(CAP_SYS_RESOURCE) &&
-	    mn_user_subs(sub->uid) >= READ_ONCE(max_per_user))
+	    mn_user_subs(sub->uid) >=
+	    mn_param(MN_PARAM_MAX_SUBSCRIBERS_PER_USER))
 		return -EMFILE;
-	n = atomic_inc_return(&mn_nr_subs);
-	if (n > atomic_read(&mn_max_subs_seen))
-		atomic_set(&mn_max_subs_seen, n);
+	n = atomic_long_inc_return(nr);
+	if (n > atomic_long_read(&mn_gauges[MN_GAUGE_SUBSCRIBERS_PEAK]))
+		atomic_long_set(&mn_gauges[MN_GAUGE_SUBSCRIBERS_PEAK], n);
 	list_add_tail_rcu(&sub->node, &mn_subs);
+	if (n == 1)
+		mn_pressure_sampler_start();
 	return 0;
 }
 
 /*
  * Each open file costs one allocation of mn_sub_size() bytes (the struct
- * and its ring), charged to the opener's memory cgroup; mn_sub_bytes sums
- * them for the memory_bytes statistic.
+ * and its ring), charged to the opener's memory cgroup; the memory_bytes
+ * gauge sums them.
  */
 static size_t mn_sub_size(struct mn_sub *sub, unsigned int qlen)
 {
@@ -306,9 +76,24 @@ static size_t mn_sub_size(struct mn_sub *sub, unsigned int qlen)
 	return is_vmalloc_addr(sub) ? PAGE_ALIGN(size) : kmalloc_size_roundup(size);
 }
 
+static void mn_sub_free(struct mn_sub *sub)
+{
+	if (sub->mm)
+		mmdrop(sub->mm);
+	put_pid(sub->tgid);
+	mutex_destroy(&sub->cfg_lock);
+	mutex_destroy(&sub->read_lock);
+	kvfree(sub);
+}
+
+static void mn_sub_free_fn(struct work_struct *work)
+{
+	mn_sub_free(container_of(to_rcu_work(work), struct mn_sub, free_work));
+}
+
 static int mn_open(struct inode *inode, struct file *file)
 {
-	unsigned int qlen = READ_ONCE(queue_len);
+	unsigned int qlen = mn_param(MN_PARAM_QUEUE_LEN);
 	struct mn_sub *sub;
 	int err;
 
@@ -320,20 +105,25 @@ static int mn_open(struct inode *inode, struct file *file)
 	init_waitqueue_head(&sub->wqh);
 	mutex_init(&sub->cfg_lock);
 	mutex_init(&sub->read_lock);
+	INIT_RCU_WORK(&sub->free_work, mn_sub_free_fn);
 	sub->mask = MEMNOTIFY_MASK_DEFAULT;
 	sub->tgid = get_task_pid(current, PIDTYPE_TGID);
+	if (current->mm) {
+		sub->mm = current->mm;
+		mmgrab(sub->mm);
+	}
 	mn_idle_init_sub(sub);
 
 	mutex_lock(&mn_subs_lock);
 	err = mn_admit(sub);
 	mutex_unlock(&mn_subs_lock);
 	if (err) {
-		put_pid(sub->tgid);
-		kvfree(sub);
+		mn_sub_free(sub);
 		return err;
 	}
 
-	atomic_long_add(mn_sub_size(sub, qlen), &mn_sub_bytes);
+	atomic_long_add(mn_sub_size(sub, qlen),
+			&mn_gauges[MN_GAUGE_MEMORY_BYTES]);
 	mn_stat_inc(MN_STAT_OPENS);
 	file->private_data = sub;
 	return stream_open(inode, file);
@@ -345,56 +135,45 @@ static int mn_release(struct inode *inode, struct file *file)
 
 	mutex_lock(&mn_subs_lock);
 	list_del_rcu(&sub->node);
-	atomic_dec(&mn_nr_subs);
+	if (!atomic_long_dec_return(&mn_gauges[MN_GAUGE_SUBSCRIBERS]))
+		mn_pressure_sampler_stop();
 	mutex_unlock(&mn_subs_lock);
 
 	mutex_lock(&sub->cfg_lock);
 	mn_idle_stop(sub);
 	mutex_unlock(&sub->cfg_lock);
-	mn_sub_drop_cache(sub);
-	put_pid(sub->tgid);
-	mutex_destroy(&sub->cfg_lock);
-	mutex_destroy(&sub->read_lock);
-	atomic_long_sub(mn_sub_size(sub, sub->qlen), &mn_sub_bytes);
-	kvfree_rcu(sub, rcu);
+	mn_claim_drop(sub);
+	atomic_long_sub(mn_sub_size(sub, sub->qlen),
+			&mn_gauges[MN_GAUGE_MEMORY_BYTES]);
+	queue_rcu_work(mn_free_wq, &sub->free_work);
 	return 0;
 }
 
 static ssize_t mn_read(struct file *file, char __user *buf, size_t count,
 		       loff_t *ppos)
 {
+	bool nonblock = file->f_flags & O_NONBLOCK;
 	struct mn_sub *sub = file->private_data;
 	struct memnotify_event ev;
-	ssize_t ret = -EAGAIN;
 	size_t done = 0;
+	int ret = 0;
 
 	if (count < sizeof(ev))
 		return -EINVAL;
-	if (mutex_lock_interruptible(&sub->read_lock))
+	if (nonblock) {
+		if (!mutex_trylock(&sub->read_lock))
+			return -EAGAIN;
+	} else if (mutex_lock_interruptible(&sub->read_lock)) {
 		return -ERESTARTSYS;
+	}
 
 	while (count - done >= sizeof(ev)) {
-		spin_lock_irq(&sub->wqh.lock);
-		if (!sub->count) {
-			if (done || (file->f_flags & O_NONBLOCK)) {
-				spin_unlock_irq(&sub->wqh.lock);
-				break;
-			}
-			ret = wait_event_interruptible_locked_irq(sub->wqh,
-								  sub->count);
-			if (ret) {
-				spin_unlock_irq(&sub->wqh.lock);
-				break;
-			}
-		}
-		mn_ring_pop(sub, &ev);
-		spin_unlock_irq(&sub->wqh.lock);
-
+		/* Only the first record is waited for. */
+		ret = mn_queue_pop(sub, &ev, nonblock || done);
+		if (ret)
+			break;
 		if (copy_to_user(buf + done, &ev, sizeof(ev))) {
-			spin_lock_irq(&sub->wqh.lock);
-			mn_ring_push_front(sub, &ev);
-			wake_up_locked_poll(&sub->wqh, EPOLLIN | EPOLLRDNORM);
-			spin_unlock_irq(&sub->wqh.lock);
+			mn_queue_unpop(sub, &ev);
 			ret = -EFAULT;
 			break;
 		}
@@ -413,16 +192,9 @@ static ssize_t mn_write(struct file *file, const char __user *buf,
 static __poll_t mn_poll(struct file *file, poll_table *wait)
 {
 	struct mn_sub *sub = file->private_data;
-	__poll_t events = 0;
 
 	poll_wait(file, &sub->wqh, wait);
-	spin_lock_irq(&sub->wqh.lock);
-	if (sub->count)
-		events |= EPOLLIN | EPOLLRDNORM;
-	if (sub->nr_crit)
-		events |= EPOLLPRI;
-	spin_unlock_irq(&sub->wqh.lock);
-	return events;
+	return mn_queue_poll(sub);
 }
 
 static int mn_ioctl_inject(struct mn_sub *sub, void __user *uarg)
@@ -473,7 +245,7 @@ static int mn_ioctl_set_mask(struct mn_sub *sub, u32 __user *uarg)
 	WRITE_ONCE(sub->mask, mask);
 	/* Without RECLAIM nobody would act on requests: stop counting. */
 	if (!(mask & MEMNOTIFY_EVENT_RECLAIM))
-		mn_sub_set_cache(sub, 0);
+		mn_claim_drop(sub);
 	mn_idle_update(sub);
 	mutex_unlock(&sub->cfg_lock);
 	return 0;
@@ -509,7 +281,7 @@ static int mn_ioctl_set_cache(struct mn_sub *sub, u64 __user *uarg)
 	if (!(sub->mask & MEMNOTIFY_EVENT_RECLAIM))
 		ret = -EINVAL;
 	else
-		ret = mn_sub_set_cache(sub, bytes);
+		ret = mn_claim_set(sub, bytes);
 	mutex_unlock(&sub->cfg_lock);
 	return ret;
 }
@@ -547,7 +319,7 @@ static long mn_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case MEMNOTIFY_IOC_SET_CACHE:
 		return mn_ioctl_set_cache(sub, uarg);
 	case MEMNOTIFY_IOC_GET_CACHE:
-		return put_user(mn_sub_get_cache(sub), (u64 __user *)uarg);
+		return put_user(mn_claim_get(sub), (u64 __user *)uarg);
 	case MEMNOTIFY_IOC_INJECT:
 		return mn_ioctl_inject(sub, uarg);
 	case MEMNOTIFY_IOC_SET_THRESHOLDS: {
@@ -589,10 +361,21 @@ static struct miscdevice mn_misc = {
 
 int mn_dev_init(void)
 {
-	return misc_register(&mn_misc);
+	int err;
+
+	mn_free_wq = alloc_workqueue("memnotify_free", 0, 0);
+	if (!mn_free_wq)
+		return -ENOMEM;
+	err = misc_register(&mn_misc);
+	if (err)
+		destroy_workqueue(mn_free_wq);
+	return err;
 }
 
+/* No file is open any more (the fops hold a module reference). */
 void mn_dev_exit(void)
 {
 	misc_deregister(&mn_misc);
+	rcu_barrier();			/* every release's free_work is queued */
+	destroy_workqueue(mn_free_wq);	/* ... and has run */
 }

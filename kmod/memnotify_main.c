@@ -4,10 +4,8 @@
  * through the character device /dev/memnotify.  See
  * include/uapi/linux/memnotify.h for the ABI.
  *
- * Files: memnotify_dev.c (device, queues, read/poll/ioctl),
- * memnotify_pressure.c (shrinker, thresholds, sampling, OOM notifier,
- * RECLAIM), memnotify_idle.c (IDLE/ACTIVE), memnotify_stats.c (sysfs
- * statistics), memnotify_compat.h (shrinker API before and after 6.7).
+ * memnotify.h lists the files and which may call which;
+ * memnotify_compat.h hides the shrinker API change of 6.7.
  */
 #include <linux/module.h>
 
@@ -20,9 +18,12 @@ static int __init memnotify_init(void)
 	err = mn_pressure_init();
 	if (err)
 		return err;
-	err = mn_stats_init();
+	err = mn_reclaim_init();	/* its shrinker hands calls to pressure */
 	if (err)
 		goto err_pressure;
+	err = mn_stats_init();
+	if (err)
+		goto err_reclaim;
 	err = mn_dev_init();
 	if (err)
 		goto err_stats;
@@ -30,6 +31,8 @@ static int __init memnotify_init(void)
 
 err_stats:
 	mn_stats_exit();
+err_reclaim:
+	mn_reclaim_exit();
 err_pressure:
 	mn_pressure_exit();
 	return err;
@@ -37,10 +40,10 @@ err_pressure:
 
 static void __exit memnotify_exit(void)
 {
-	mn_dev_exit();
+	mn_dev_exit();		/* frees the last subscribers */
 	mn_stats_exit();
+	mn_reclaim_exit();
 	mn_pressure_exit();
-	/* Subscribers are freed with kfree_rcu(); nothing of ours is left. */
 }
 
 module_init(memnotify_init);

@@ -1,125 +1,75 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * memnotify pressure sources and the userspace-shrinker protocol.
+ * memnotify PRESSURE sources.
  *
  * PRESSURE comes from three places:
- *  - the module's shrinker: count_objects() runs at the start of every slab
- *    shrinking pass (kswapd, direct reclaim, drop_caches, memory.reclaim),
- *    which is the earliest sign of reclaim.  kswapd and other callers give
- *    LOW, direct reclaim (PF_MEMALLOC set by the page allocator) MEDIUM;
+ *  - a shrinker call (memnotify_reclaim.c hands every count_objects() to
+ *    mn_pressure_shrinker_call()).  The level says which reclaim ran:
+ *	kswapd					LOW
+ *	direct reclaim by an allocating task	MEDIUM while free pages are
+ *	(PF_MEMALLOC, not kswapd)		below the sum of the zones' low
+ *						watermarks, else LOW
+ *	memory.reclaim, node_reclaim		as direct reclaim: they run
+ *						with PF_MEMALLOC, so LOW unless
+ *						free pages are below the low
+ *						watermarks
+ *	drop_caches, the shrinker debugfs	no PRESSURE: they are not
+ *	files, anything else			memory pressure
+ *    The call itself only checks the gate without a lock and, if the level
+ *    may pass, notes it and queues mn_shrink_work; the work item (on a
+ *    WQ_MEM_RECLAIM, WQ_HIGHPRI workqueue, so it runs even when no worker
+ *    can be created) reads the memory figures, raises the level to the
+ *    threshold level if that is higher, and broadcasts.  Nothing in the
+ *    shrinker walks subscribers for PRESSURE.
  *  - available memory below the low/medium/critical thresholds (thousandths
  *    of total RAM, module parameters or MEMNOTIFY_IOC_SET_THRESHOLDS),
- *    sampled in count_objects() and by a work item every sample_ms (ten
- *    times as often while MemAvailable is below twice the low threshold);
- *    the work item reports a new, higher level once per downward crossing;
+ *    sampled by a work item every sample_ms (ten times as often while
+ *    MemAvailable is below twice the low threshold) while at least one
+ *    file is open (no wakeups otherwise); it reports a new, higher level
+ *    once per downward crossing, and the level at once when sampling
+ *    starts;
  *  - the OOM notifier, called by the OOM killer before it picks a victim
  *    (global OOM only; memcg OOM does not call the notifier): CRITICAL.
  *
- * The record's level is the highest level that applies.  Shrinker and
- * threshold events pass a global gate: a level is reported at most once per
- * rate_limit_ms, and only if no equal or higher level was reported in that
- * interval; a higher level always passes at once.  Queued records coalesce
- * per subscriber (memnotify_dev.c), so a reclaim storm costs one gate check
- * per shrinker call.  OOM events are not gated (only coalesced).
- *
- * RECLAIM: subscribers report their free-but-resident cache in bytes.
- * count_objects() returns the sum in pages; scan_objects() splits
- * nr_to_scan over the subscribers in proportion to what each reported,
- * lowers the reported amounts immediately and queues a RECLAIM record for
- * each; it returns the pages requested as freed, so reclaim does not count
- * the same pages twice.  Userspace frees them asynchronously; the shrinker
- * never waits for it.  mn_reclaim_lock (a spinlock, taken only in process
- * context) protects every sub->cache_bytes, sub->dead and mn_cache_pages.
+ * Shrinker and threshold events pass a global gate: a level is reported at
+ * most once per rate_limit_ms, and only if no equal or higher level was
+ * reported in that interval; a higher level always passes at once.  Queued
+ * records coalesce per subscriber (memnotify_queue.c).  OOM events are not
+ * gated (only coalesced).
  */
 #include <linux/ktime.h>
-#include <linux/math64.h>
 #include <linux/mm.h>
+#include <linux/mmzone.h>
 #include <linux/module.h>
-#include <linux/moduleparam.h>
+#include <linux/nodemask.h>
 #include <linux/oom.h>
 #include <linux/sched.h>
 #include <linux/swap.h>
+#include <linux/vmstat.h>
 #include <linux/workqueue.h>
 
 #include "memnotify.h"
-#include "memnotify_compat.h"
 
-static unsigned int low_permille = 100;
-static unsigned int medium_permille = 50;
-static unsigned int critical_permille = 20;
-static unsigned int rate_limit_ms = 100;
-static unsigned int sample_ms = 1000;
-
-static int mn_permille_set(const char *val, const struct kernel_param *kp)
-{
-	return param_set_uint_minmax(val, kp, 0, 1000);
-}
-
-static const struct kernel_param_ops mn_permille_ops = {
-	.set = mn_permille_set,
-	.get = param_get_uint,
-};
-
-module_param_cb(low_permille, &mn_permille_ops, &low_permille, 0644);
-MODULE_PARM_DESC(low_permille,
-		 "PRESSURE LOW when MemAvailable < this many thousandths of RAM (default 100, 0 = off)");
-module_param_cb(medium_permille, &mn_permille_ops, &medium_permille, 0644);
-MODULE_PARM_DESC(medium_permille,
-		 "PRESSURE MEDIUM when MemAvailable < this many thousandths of RAM (default 50, 0 = off)");
-module_param_cb(critical_permille, &mn_permille_ops, &critical_permille,
-		0644);
-MODULE_PARM_DESC(critical_permille,
-		 "PRESSURE CRITICAL when MemAvailable < this many thousandths of RAM (default 20, 0 = off)");
-
-static int mn_rate_set(const char *val, const struct kernel_param *kp)
-{
-	return param_set_uint_minmax(val, kp, 0, 60000);
-}
-
-static const struct kernel_param_ops mn_rate_ops = {
-	.set = mn_rate_set,
-	.get = param_get_uint,
-};
-
-module_param_cb(rate_limit_ms, &mn_rate_ops, &rate_limit_ms, 0644);
-MODULE_PARM_DESC(rate_limit_ms,
-		 "Minimum interval between PRESSURE events of one level, 0..60000 ms (default 100)");
-
-static int mn_sample_set(const char *val, const struct kernel_param *kp)
-{
-	return param_set_uint_minmax(val, kp, 10, 60000);
-}
-
-static const struct kernel_param_ops mn_sample_ops = {
-	.set = mn_sample_set,
-	.get = param_get_uint,
-};
-
-module_param_cb(sample_ms, &mn_sample_ops, &sample_ms, 0644);
-MODULE_PARM_DESC(sample_ms,
-		 "Available-memory sampling interval, 10..60000 ms (default 1000; a tenth near the low threshold)");
-
-DEFINE_SPINLOCK(mn_reclaim_lock);
-unsigned long mn_cache_pages;	/* sum of reported caches, in pages */
-
-static DEFINE_SPINLOCK(mn_gate_lock);
-static u64 mn_gate_last[MEMNOTIFY_LEVEL_CRITICAL + 1];	/* under the lock */
+static DEFINE_SPINLOCK(mn_gate_lock);	/* writers of mn_gate_last */
+static atomic64_t mn_gate_last[MEMNOTIFY_LEVEL_CRITICAL + 1];	/* ns */
 static atomic_t mn_thresh_level = ATOMIC_INIT(MEMNOTIFY_LEVEL_NONE);
 static DEFINE_MUTEX(mn_thresh_lock);	/* serialises threshold updates */
+static atomic_t mn_shrink_levels;	/* BIT(level) of pending shrinker calls */
 
-static struct shrinker *mn_shrinker;
+static struct workqueue_struct *mn_wq;
+static struct work_struct mn_shrink_work;
 static struct delayed_work mn_sample_work;
 
-u32 mn_threshold_level(unsigned long avail)
+static u32 mn_threshold_level(unsigned long avail)
 {
 	u64 total = totalram_pages();
 	u64 a = (u64)avail * 1000;
 
-	if (a < total * READ_ONCE(critical_permille))
+	if (a < total * mn_param(MN_PARAM_CRITICAL_PERMILLE))
 		return MEMNOTIFY_LEVEL_CRITICAL;
-	if (a < total * READ_ONCE(medium_permille))
+	if (a < total * mn_param(MN_PARAM_MEDIUM_PERMILLE))
 		return MEMNOTIFY_LEVEL_MEDIUM;
-	if (a < total * READ_ONCE(low_permille))
+	if (a < total * mn_param(MN_PARAM_LOW_PERMILLE))
 		return MEMNOTIFY_LEVEL_LOW;
 	return MEMNOTIFY_LEVEL_NONE;
 }
@@ -128,9 +78,9 @@ void mn_get_thresholds(struct memnotify_thresholds *t)
 {
 	memset(t, 0, sizeof(*t));
 	mutex_lock(&mn_thresh_lock);
-	t->low_permille = READ_ONCE(low_permille);
-	t->medium_permille = READ_ONCE(medium_permille);
-	t->critical_permille = READ_ONCE(critical_permille);
+	t->low_permille = mn_param(MN_PARAM_LOW_PERMILLE);
+	t->medium_permille = mn_param(MN_PARAM_MEDIUM_PERMILLE);
+	t->critical_permille = mn_param(MN_PARAM_CRITICAL_PERMILLE);
 	mutex_unlock(&mn_thresh_lock);
 }
 
@@ -141,9 +91,9 @@ int mn_set_thresholds(const struct memnotify_thresholds *t)
 	    t->medium_permille >= t->low_permille || t->low_permille > 1000)
 		return -EINVAL;
 	mutex_lock(&mn_thresh_lock);
-	WRITE_ONCE(low_permille, t->low_permille);
-	WRITE_ONCE(medium_permille, t->medium_permille);
-	WRITE_ONCE(critical_permille, t->critical_permille);
+	mn_param_store(MN_PARAM_LOW_PERMILLE, t->low_permille);
+	mn_param_store(MN_PARAM_MEDIUM_PERMILLE, t->medium_permille);
+	mn_param_store(MN_PARAM_CRITICAL_PERMILLE, t->critical_permille);
 	mutex_unlock(&mn_thresh_lock);
 	return 0;
 }
@@ -159,135 +109,100 @@ static bool mn_threshold_crossed(u32 level)
 	return true;
 }
 
+/* True if @level or a higher one was reported less than rate_limit_ms ago. */
+static bool mn_gate_recent(u32 level, u64 now)
+{
+	u64 interval = (u64)mn_param(MN_PARAM_RATE_LIMIT_MS) * NSEC_PER_MSEC;
+	u64 last;
+	u32 l;
+
+	for (l = level; l <= MEMNOTIFY_LEVEL_CRITICAL; l++) {
+		last = atomic64_read(&mn_gate_last[l]);
+		if (last && now - last < interval)
+			return true;
+	}
+	return false;
+}
+
 /* Rate limit, see the top of the file.  True if the event may go out. */
 static bool mn_pressure_gate(u32 level, u64 now)
 {
-	u64 interval = (u64)READ_ONCE(rate_limit_ms) * NSEC_PER_MSEC;
-	bool pass = true;
-	u32 l;
+	bool pass;
 
 	spin_lock(&mn_gate_lock);
-	for (l = level; l <= MEMNOTIFY_LEVEL_CRITICAL; l++) {
-		if (mn_gate_last[l] && now - mn_gate_last[l] < interval)
-			pass = false;
-	}
+	pass = !mn_gate_recent(level, now);
 	if (pass)
-		mn_gate_last[level] = now;
+		atomic64_set(&mn_gate_last[level], now);
 	spin_unlock(&mn_gate_lock);
 	if (!pass)
 		mn_stat_inc(MN_STAT_RATE_LIMITED);
 	return pass;
 }
 
-static unsigned long mn_count_objects(struct shrinker *s,
-				      struct shrink_control *sc)
+/* Free pages below the sum of the populated zones' low watermarks. */
+static bool mn_below_low_wmark(void)
 {
-	struct memnotify_event ev;
-	u32 level, tl;
+	unsigned long wmark = 0;
+	struct zone *zone;
+	int nid, z;
 
-	mn_stat_inc(MN_STAT_SHRINKER_COUNT);
-	if (atomic_read(&mn_nr_subs)) {
-		mn_event_init(&ev, MEMNOTIFY_EVENT_PRESSURE,
-			      MEMNOTIFY_LEVEL_LOW, MEMNOTIFY_SOURCE_SHRINKER);
+	for_each_online_node(nid) {
+		for (z = 0; z < MAX_NR_ZONES; z++) {
+			zone = &NODE_DATA(nid)->node_zones[z];
+			if (populated_zone(zone))
+				wmark += low_wmark_pages(zone);
+		}
+	}
+	return global_zone_page_state(NR_FREE_PAGES) < wmark;
+}
+
+/**
+ * mn_pressure_shrinker_call - count_objects() was called
+ *
+ * Runs in reclaim context on any CPU: no lock, no allocation, no walk of
+ * the subscribers.  Work is only queued when the level would pass the gate.
+ */
+void mn_pressure_shrinker_call(void)
+{
+	u32 level;
+
+	if (current_is_kswapd())
 		level = MEMNOTIFY_LEVEL_LOW;
-		if (!current_is_kswapd() && (current->flags & PF_MEMALLOC))
-			level = MEMNOTIFY_LEVEL_MEDIUM;
-		tl = mn_threshold_level(ev.avail_pages);
-		mn_threshold_crossed(tl);
-		ev.level = max(level, tl);
-		if (mn_pressure_gate(ev.level, ev.timestamp_ns))
-			mn_broadcast(&ev);
-	}
-	/* Reports are capped at RAM each, but many add up past it. */
-	return min(READ_ONCE(mn_cache_pages), totalram_pages());
+	else if (current->flags & PF_MEMALLOC)
+		level = mn_below_low_wmark() ? MEMNOTIFY_LEVEL_MEDIUM :
+					       MEMNOTIFY_LEVEL_LOW;
+	else
+		return;
+	if (mn_gate_recent(level, ktime_get_ns()))
+		return;
+	if (atomic_fetch_or(BIT(level), &mn_shrink_levels) & BIT(level))
+		return;		/* already on its way */
+	mn_stat_inc(MN_STAT_SHRINKER_HANDOFFS);
+	queue_work(mn_wq, &mn_shrink_work);
 }
 
-static unsigned long mn_scan_objects(struct shrinker *s,
-				     struct shrink_control *sc)
+static void mn_shrink_fn(struct work_struct *work)
 {
-	unsigned long nr, total, have, ask, freed = 0;
+	u32 levels = atomic_xchg(&mn_shrink_levels, 0);
 	struct memnotify_event ev;
-	struct mn_sub *sub;
 
-	mn_stat_inc(MN_STAT_SHRINKER_SCAN);
-	mn_event_init(&ev, MEMNOTIFY_EVENT_RECLAIM, MEMNOTIFY_LEVEL_NONE,
+	if (!levels || list_empty(&mn_subs))
+		return;
+	mn_event_init(&ev, MEMNOTIFY_EVENT_PRESSURE, fls(levels) - 1,
 		      MEMNOTIFY_SOURCE_SHRINKER);
-
-	rcu_read_lock();
-	spin_lock(&mn_reclaim_lock);
-	total = mn_cache_pages;
-	nr = min(sc->nr_to_scan, total);
-	list_for_each_entry_rcu(sub, &mn_subs, node) {
-		if (freed >= nr)
-			break;
-		if (sub->dead)
-			continue;
-		have = sub->cache_bytes >> PAGE_SHIFT;
-		if (!have)
-			continue;
-		ask = mul_u64_u64_div_u64(nr, have, total);
-		ask = clamp_t(unsigned long, ask, 1, min(have, nr - freed));
-		sub->cache_bytes -= (u64)ask << PAGE_SHIFT;
-		mn_cache_pages -= ask;
-		freed += ask;
-		ev.reclaim_pages = ask;
-		mn_stat_event(&ev);
-		mn_sub_post(sub, &ev);
-	}
-	spin_unlock(&mn_reclaim_lock);
-	rcu_read_unlock();
-
-	if (!freed)
-		return SHRINK_STOP;
-	mn_stat_add(MN_STAT_RECLAIM_PAGES, freed);
-	return freed;
-}
-
-static const struct mn_shrinker_ops mn_shrinker_ops = {
-	.count = mn_count_objects,
-	.scan = mn_scan_objects,
-};
-
-int mn_sub_set_cache(struct mn_sub *sub, u64 bytes)
-{
-	if (bytes > (u64)totalram_pages() << PAGE_SHIFT)
-		return -EINVAL;
-	spin_lock(&mn_reclaim_lock);
-	if (!sub->dead) {
-		mn_cache_pages -= sub->cache_bytes >> PAGE_SHIFT;
-		sub->cache_bytes = bytes;
-		mn_cache_pages += bytes >> PAGE_SHIFT;
-	}
-	spin_unlock(&mn_reclaim_lock);
-	return 0;
-}
-
-u64 mn_sub_get_cache(struct mn_sub *sub)
-{
-	u64 bytes;
-
-	spin_lock(&mn_reclaim_lock);
-	bytes = sub->cache_bytes;
-	spin_unlock(&mn_reclaim_lock);
-	return bytes;
-}
-
-/* release(): forget the subscriber's cache before it leaves the list. */
-void mn_sub_drop_cache(struct mn_sub *sub)
-{
-	spin_lock(&mn_reclaim_lock);
-	mn_cache_pages -= sub->cache_bytes >> PAGE_SHIFT;
-	sub->cache_bytes = 0;
-	sub->dead = true;
-	spin_unlock(&mn_reclaim_lock);
+	/* Below a threshold too: say how bad it is (not a crossing). */
+	ev.level = max(ev.level, mn_threshold_level(ev.avail_pages));
+	if (mn_pressure_gate(ev.level, ev.timestamp_ns))
+		mn_broadcast(&ev);
 }
 
 /* Next sampling delay: shorter when getting close to the low threshold. */
 static unsigned long mn_sample_delay(unsigned long avail)
 {
-	unsigned int ms = READ_ONCE(sample_ms);
+	unsigned int ms = mn_param(MN_PARAM_SAMPLE_MS);
 
-	if ((u64)avail * 1000 < (u64)totalram_pages() * 2 * READ_ONCE(low_permille))
+	if ((u64)avail * 1000 <
+	    (u64)totalram_pages() * 2 * mn_param(MN_PARAM_LOW_PERMILLE))
 		ms = max(ms / 10, 10U);
 	return msecs_to_jiffies(ms);
 }
@@ -297,16 +212,36 @@ static void mn_sample_fn(struct work_struct *work)
 	struct memnotify_event ev;
 	u32 level;
 
+	mn_stat_inc(MN_STAT_SAMPLES);
 	mn_event_init(&ev, MEMNOTIFY_EVENT_PRESSURE, MEMNOTIFY_LEVEL_NONE,
 		      MEMNOTIFY_SOURCE_THRESHOLD);
 	level = mn_threshold_level(ev.avail_pages);
-	if (mn_threshold_crossed(level) && atomic_read(&mn_nr_subs)) {
+	if (mn_threshold_crossed(level) && !list_empty(&mn_subs)) {
 		ev.level = level;
 		if (mn_pressure_gate(level, ev.timestamp_ns))
 			mn_broadcast(&ev);
 	}
-	queue_delayed_work(system_wq, &mn_sample_work,
+	queue_delayed_work(mn_wq, &mn_sample_work,
 			   mn_sample_delay(ev.avail_pages));
+}
+
+/*
+ * The first file was opened: start sampling, at once, from no level (so a
+ * level already reached is reported).  Called under mn_subs_lock, like
+ * mn_pressure_sampler_stop(), which orders the two.
+ */
+void mn_pressure_sampler_start(void)
+{
+	lockdep_assert_held(&mn_subs_lock);
+	atomic_set(&mn_thresh_level, MEMNOTIFY_LEVEL_NONE);
+	queue_delayed_work(mn_wq, &mn_sample_work, 0);
+}
+
+/* The last file was closed: stop sampling (the work never takes the lock). */
+void mn_pressure_sampler_stop(void)
+{
+	lockdep_assert_held(&mn_subs_lock);
+	cancel_delayed_work_sync(&mn_sample_work);
 }
 
 static int mn_oom_notify(struct notifier_block *nb, unsigned long unused,
@@ -315,7 +250,7 @@ static int mn_oom_notify(struct notifier_block *nb, unsigned long unused,
 	struct memnotify_event ev;
 
 	mn_stat_inc(MN_STAT_OOM);
-	if (atomic_read(&mn_nr_subs)) {
+	if (!list_empty(&mn_subs)) {
 		mn_event_init(&ev, MEMNOTIFY_EVENT_PRESSURE,
 			      MEMNOTIFY_LEVEL_CRITICAL, MEMNOTIFY_SOURCE_OOM);
 		mn_broadcast(&ev);
@@ -332,23 +267,22 @@ int mn_pressure_init(void)
 {
 	int err;
 
-	mn_shrinker = mn_shrinker_create(&mn_shrinker_ops, "memnotify");
-	if (IS_ERR(mn_shrinker))
-		return PTR_ERR(mn_shrinker);
-	err = register_oom_notifier(&mn_oom_nb);
-	if (err) {
-		mn_shrinker_destroy(mn_shrinker);
-		return err;
-	}
+	mn_wq = alloc_workqueue("memnotify", WQ_MEM_RECLAIM | WQ_HIGHPRI, 0);
+	if (!mn_wq)
+		return -ENOMEM;
+	INIT_WORK(&mn_shrink_work, mn_shrink_fn);
 	INIT_DELAYED_WORK(&mn_sample_work, mn_sample_fn);
-	queue_delayed_work(system_wq, &mn_sample_work,
-			   msecs_to_jiffies(READ_ONCE(sample_ms)));
-	return 0;
+	err = register_oom_notifier(&mn_oom_nb);
+	if (err)
+		destroy_workqueue(mn_wq);
+	return err;
 }
 
+/* After the shrinker is gone: nothing can queue mn_shrink_work any more. */
 void mn_pressure_exit(void)
 {
-	cancel_delayed_work_sync(&mn_sample_work);
 	unregister_oom_notifier(&mn_oom_nb);
-	mn_shrinker_destroy(mn_shrinker);
+	cancel_delayed_work_sync(&mn_sample_work);
+	cancel_work_sync(&mn_shrink_work);
+	destroy_workqueue(mn_wq);
 }

@@ -1,54 +1,112 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * memnotify statistics: read-only files in /sys/module/memnotify/stats/,
- * one decimal counter per file.  Counters only grow, except subscribers,
- * cache_pages and memory_bytes, which are current values.
+ * one decimal number per file, named by the tables below (which say what
+ * each one counts).
  *
- *  pressure_low, pressure_medium, pressure_critical
- *			PRESSURE events raised, per level (one per event,
- *			whatever the number of subscribers)
- *  reclaim		RECLAIM requests made (one per subscriber asked)
- *  idle, active	IDLE / ACTIVE events raised
- *  delivered		records queued to subscribers
- *  coalesced		events merged into a record not read yet
- *  dropped		records lost to queue overflow, all subscribers
- *  rate_limited	pressure events suppressed by rate_limit_ms
- *  shrinker_count	calls of the shrinker's count_objects
- *  shrinker_scan	calls of the shrinker's scan_objects
- *  reclaim_pages	pages requested from subscribers in total
- *  oom			OOM notifier calls
- *  threshold		upward crossings of an available-memory threshold
- *  injected		MEMNOTIFY_IOC_INJECT calls that succeeded
- *  opens		successful open()s
- *  subscribers		open files now
- *  subscribers_peak	most open files at once
- *  cache_pages		userspace cache currently reported, in pages
- *  memory_bytes	memory the open files hold (subscriber structures
- *			and their queues), in bytes
+ * Counters are per-CPU u64s bumped with this_cpu_inc() (no shared cache
+ * line in the shrinker) and summed over the possible CPUs when read; a sum
+ * read while CPUs are counting is a snapshot, not an atomic one.  Gauges
+ * are atomic current values that their owners keep up to date.
  */
 #include <linux/kobject.h>
 #include <linux/module.h>
+#include <linux/percpu.h>
 #include <linux/sysfs.h>
 
 #include "memnotify.h"
 
-atomic64_t mn_stats[MN_STAT_NR];
+DEFINE_PER_CPU(struct mn_counters, mn_counters);
+atomic_long_t mn_gauges[MN_GAUGE_NR];
 
-enum {
-	MN_VAL_SUBSCRIBERS = MN_STAT_NR,
-	MN_VAL_SUBSCRIBERS_PEAK,
-	MN_VAL_CACHE_PAGES,
-	MN_VAL_MEMORY_BYTES,
+/* Counters: file name, then what it counts. */
+static const char * const mn_counter_names[MN_STAT_NR] = {
+	/* PRESSURE LOW events raised (one per event, whatever the number of subscribers) */
+	[MN_STAT_PRESSURE_LOW] = "pressure_low",
+	/* PRESSURE MEDIUM events raised */
+	[MN_STAT_PRESSURE_MEDIUM] = "pressure_medium",
+	/* PRESSURE CRITICAL events raised */
+	[MN_STAT_PRESSURE_CRITICAL] = "pressure_critical",
+	/* RECLAIM requests made (one per subscriber asked) */
+	[MN_STAT_RECLAIM] = "reclaim",
+	/* IDLE events raised */
+	[MN_STAT_IDLE] = "idle",
+	/* ACTIVE events raised */
+	[MN_STAT_ACTIVE] = "active",
+	/* records queued to subscribers */
+	[MN_STAT_DELIVERED] = "delivered",
+	/* events merged into a record not read yet */
+	[MN_STAT_COALESCED] = "coalesced",
+	/* records lost to queue overflow, all subscribers */
+	[MN_STAT_DROPPED] = "dropped",
+	/* pressure events suppressed by rate_limit_ms */
+	[MN_STAT_RATE_LIMITED] = "rate_limited",
+	/* calls of the shrinker's count_objects */
+	[MN_STAT_SHRINKER_COUNT] = "shrinker_count",
+	/* calls of the shrinker's scan_objects */
+	[MN_STAT_SHRINKER_SCAN] = "shrinker_scan",
+	/* subscribers visited by scan_objects (at most one pass each call) */
+	[MN_STAT_SHRINKER_SCAN_VISITS] = "shrinker_scan_visits",
+	/* nanoseconds spent in scan_objects */
+	[MN_STAT_SHRINKER_SCAN_NS] = "shrinker_scan_ns",
+	/* shrinker calls handed to the pressure work item */
+	[MN_STAT_SHRINKER_HANDOFFS] = "shrinker_handoffs",
+	/* pages requested from subscribers in total */
+	[MN_STAT_RECLAIM_PAGES] = "reclaim_pages",
+	/* claims lowered to the claimant's resident anonymous memory */
+	[MN_STAT_CLAIMS_CLAMPED] = "claims_clamped",
+	/* OOM notifier calls */
+	[MN_STAT_OOM] = "oom",
+	/* upward crossings of an available-memory threshold */
+	[MN_STAT_THRESHOLD] = "threshold",
+	/* runs of the available-memory sampler (only while a file is open) */
+	[MN_STAT_SAMPLES] = "samples",
+	/* MEMNOTIFY_IOC_INJECT calls that succeeded */
+	[MN_STAT_INJECTED] = "injected",
+	/* successful open()s */
+	[MN_STAT_OPENS] = "opens",
+};
+
+/* Gauges: file name, then what it shows. */
+static const char * const mn_gauge_names[MN_GAUGE_NR] = {
+	/* open files now */
+	[MN_GAUGE_SUBSCRIBERS] = "subscribers",
+	/* most open files at once */
+	[MN_GAUGE_SUBSCRIBERS_PEAK] = "subscribers_peak",
+	/* sum of the subscribers' claims (clamped), in pages */
+	[MN_GAUGE_CACHE_PAGES] = "cache_pages",
+	/* the shrinker's batch: pages per scan_objects call */
+	[MN_GAUGE_SHRINKER_BATCH] = "shrinker_batch",
+	/* pages a claim may exceed the claimant's counted anonymous memory */
+	[MN_GAUGE_CLAIM_SLACK_PAGES] = "claim_slack_pages",
+	/* memory the open files hold (subscriber structures and their queues), in bytes */
+	[MN_GAUGE_MEMORY_BYTES] = "memory_bytes",
 };
 
 /*
  * The group lives on the module's kobject, whose sysfs_ops call
  * module_attribute methods, so the attributes must be module_attributes.
+ * Attribute i < MN_STAT_NR is counter i, the others gauge i - MN_STAT_NR.
  */
 struct mn_stat_attr {
 	struct module_attribute attr;
-	int idx;
+	unsigned int idx;
 };
+
+#define MN_NR_ATTRS (MN_STAT_NR + MN_GAUGE_NR)
+
+static struct mn_stat_attr mn_stat_attrs[MN_NR_ATTRS];
+static struct attribute *mn_stat_attr_ptrs[MN_NR_ATTRS + 1];
+
+static u64 mn_counter_sum(unsigned int s)
+{
+	u64 sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += READ_ONCE(per_cpu(mn_counters, cpu).v[s]);
+	return sum;
+}
 
 static ssize_t mn_stat_show(struct module_attribute *attr,
 			    struct module_kobject *mk, char *buf)
@@ -56,86 +114,33 @@ static ssize_t mn_stat_show(struct module_attribute *attr,
 	struct mn_stat_attr *a = container_of(attr, struct mn_stat_attr, attr);
 	u64 v;
 
-	switch (a->idx) {
-	case MN_VAL_SUBSCRIBERS:
-		v = atomic_read(&mn_nr_subs);
-		break;
-	case MN_VAL_SUBSCRIBERS_PEAK:
-		v = atomic_read(&mn_max_subs_seen);
-		break;
-	case MN_VAL_CACHE_PAGES:
-		v = READ_ONCE(mn_cache_pages);
-		break;
-	case MN_VAL_MEMORY_BYTES:
-		v = atomic_long_read(&mn_sub_bytes);
-		break;
-	default:
-		v = atomic64_read(&mn_stats[a->idx]);
-		break;
-	}
+	if (a->idx < MN_STAT_NR)
+		v = mn_counter_sum(a->idx);
+	else
+		v = max(atomic_long_read(&mn_gauges[a->idx - MN_STAT_NR]), 0L);
 	return sysfs_emit(buf, "%llu\n", v);
 }
 
-#define MN_ATTR(_name, _idx)						\
-	static struct mn_stat_attr mn_attr_##_name = {			\
-		.attr = __ATTR(_name, 0444, mn_stat_show, NULL),	\
-		.idx = _idx,						\
-	}
-
-MN_ATTR(pressure_low, MN_STAT_PRESSURE_LOW);
-MN_ATTR(pressure_medium, MN_STAT_PRESSURE_MEDIUM);
-MN_ATTR(pressure_critical, MN_STAT_PRESSURE_CRITICAL);
-MN_ATTR(reclaim, MN_STAT_RECLAIM);
-MN_ATTR(idle, MN_STAT_IDLE);
-MN_ATTR(active, MN_STAT_ACTIVE);
-MN_ATTR(delivered, MN_STAT_DELIVERED);
-MN_ATTR(coalesced, MN_STAT_COALESCED);
-MN_ATTR(dropped, MN_STAT_DROPPED);
-MN_ATTR(rate_limited, MN_STAT_RATE_LIMITED);
-MN_ATTR(shrinker_count, MN_STAT_SHRINKER_COUNT);
-MN_ATTR(shrinker_scan, MN_STAT_SHRINKER_SCAN);
-MN_ATTR(reclaim_pages, MN_STAT_RECLAIM_PAGES);
-MN_ATTR(oom, MN_STAT_OOM);
-MN_ATTR(threshold, MN_STAT_THRESHOLD);
-MN_ATTR(injected, MN_STAT_INJECTED);
-MN_ATTR(opens, MN_STAT_OPENS);
-MN_ATTR(subscribers, MN_VAL_SUBSCRIBERS);
-MN_ATTR(subscribers_peak, MN_VAL_SUBSCRIBERS_PEAK);
-MN_ATTR(cache_pages, MN_VAL_CACHE_PAGES);
-MN_ATTR(memory_bytes, MN_VAL_MEMORY_BYTES);
-
-static struct attribute *mn_stat_attrs[] = {
-	&mn_attr_pressure_low.attr.attr,
-	&mn_attr_pressure_medium.attr.attr,
-	&mn_attr_pressure_critical.attr.attr,
-	&mn_attr_reclaim.attr.attr,
-	&mn_attr_idle.attr.attr,
-	&mn_attr_active.attr.attr,
-	&mn_attr_delivered.attr.attr,
-	&mn_attr_coalesced.attr.attr,
-	&mn_attr_dropped.attr.attr,
-	&mn_attr_rate_limited.attr.attr,
-	&mn_attr_shrinker_count.attr.attr,
-	&mn_attr_shrinker_scan.attr.attr,
-	&mn_attr_reclaim_pages.attr.attr,
-	&mn_attr_oom.attr.attr,
-	&mn_attr_threshold.attr.attr,
-	&mn_attr_injected.attr.attr,
-	&mn_attr_opens.attr.attr,
-	&mn_attr_subscribers.attr.attr,
-	&mn_attr_subscribers_peak.attr.attr,
-	&mn_attr_cache_pages.attr.attr,
-	&mn_attr_memory_bytes.attr.attr,
-	NULL
-};
-
 static const struct attribute_group mn_stat_group = {
 	.name = "stats",
-	.attrs = mn_stat_attrs,
+	.attrs = mn_stat_attr_ptrs,
 };
 
 int mn_stats_init(void)
 {
+	struct mn_stat_attr *a;
+	unsigned int i;
+
+	for (i = 0; i < MN_NR_ATTRS; i++) {
+		a = &mn_stat_attrs[i];
+		sysfs_attr_init(&a->attr.attr);
+		a->attr.attr.name = i < MN_STAT_NR ? mn_counter_names[i] :
+				    mn_gauge_names[i - MN_STAT_NR];
+		a->attr.attr.mode = 0444;
+		a->attr.show = mn_stat_show;
+		a->idx = i;
+		mn_stat_attr_ptrs[i] = &a->attr.attr;
+	}
 	return sysfs_create_group(&THIS_MODULE->mkobj.kobj, &mn_stat_group);
 }
 

@@ -86,8 +86,10 @@ TEST(invalid_mask)
 TEST(cache_needs_reclaim)
 {
 	__u64 bytes = 1 << 20, got = 1;
+	void *held = hold_anon(bytes);	/* a claim must be held */
 	int fd = mn_open();
 
+	ASSERT_NE(NULL, held);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, ioctl(fd, MEMNOTIFY_IOC_SET_CACHE, &bytes));
 	ASSERT_EQ(0, ioctl(fd, MEMNOTIFY_IOC_GET_CACHE, &got));
@@ -98,6 +100,7 @@ TEST(cache_needs_reclaim)
 	EXPECT_EQ(-1, ioctl(fd, MEMNOTIFY_IOC_SET_CACHE, &bytes));
 	EXPECT_EQ(EINVAL, errno);
 	close(fd);
+	munmap(held, 1 << 20);
 }
 
 TEST_HARNESS_MAIN

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -201,6 +202,48 @@ static inline void burn_cpu(unsigned int ms)
 static inline long mem_total_pages(void)
 {
 	return sysconf(_SC_PHYS_PAGES);
+}
+
+/*
+ * Resident anonymous memory of process pid (0: this one) in bytes, from
+ * RssAnon in /proc/PID/status; -1 if it cannot be read.  The kernel clamps
+ * a cache claim to this (MM_ANONPAGES).
+ */
+static inline long long rss_anon_bytes(pid_t pid)
+{
+	char path[64], buf[4096], *p;
+	ssize_t n;
+	int fd;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/status");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strstr(buf, "RssAnon:");
+	return p ? strtoll(p + 8, NULL, 10) * 1024 : -1;
+}
+
+/*
+ * Touch bytes of private anonymous memory and keep it: what a subscriber
+ * holds before it can honestly claim that much cache.  NULL on failure.
+ */
+static inline void *hold_anon(size_t bytes)
+{
+	char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	memset(p, 1, bytes);
+	return p;
 }
 
 #endif /* MN_COMMON_H */

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Bounded queues: the oldest non-critical record is dropped and counted. */
+/*
+ * Bounded queues: the oldest record that is neither CRITICAL nor RECLAIM is
+ * dropped and counted; a RECLAIM request is never lost.
+ */
 #include "memnotify_test.h"
 
 static void inject_n(struct __test_metadata *_metadata, int fd, int n,
@@ -83,6 +86,61 @@ TEST(queue_len_param)
 	EXPECT_NE(0, write_num(MN_PARAM("queue_len"), 3));
 	EXPECT_NE(0, write_num(MN_PARAM("queue_len"), 1025));
 	EXPECT_EQ(old, read_num(MN_PARAM("queue_len")));
+	close(fd);
+}
+
+/*
+ * RECLAIM requests accumulate while other records overflow the queue: the
+ * pages asked for all arrive, in one record, and the losses are counted.
+ */
+TEST(reclaim_never_dropped)
+{
+	long long qlen = read_num(MN_PARAM("queue_len"));
+	__u64 want = 0, got = 0;
+	struct memnotify_event ev;
+	int fd = mn_open_nb(), i, reclaims = 0;
+
+	ASSERT_LE(4, qlen);
+	ASSERT_LE(0, fd);
+	for (i = 1; i <= 40; i++) {
+		ASSERT_EQ(0, mn_inject(fd, MEMNOTIFY_EVENT_RECLAIM,
+				       MEMNOTIFY_LEVEL_NONE, 0, i));
+		want += i;
+		inject_n(_metadata, fd, qlen, MEMNOTIFY_LEVEL_LOW);
+		inject_n(_metadata, fd, 1, MEMNOTIFY_LEVEL_CRITICAL);
+	}
+	while (read(fd, &ev, sizeof(ev)) == (ssize_t)MN_REC) {
+		if (ev.type == MEMNOTIFY_EVENT_RECLAIM) {
+			got += ev.reclaim_pages;
+			reclaims++;
+		}
+	}
+	EXPECT_EQ(want, got);
+	EXPECT_EQ(1, reclaims);
+	EXPECT_LT(0, ev.dropped);
+	close(fd);
+}
+
+/* A queue full of CRITICAL records still keeps the RECLAIM request. */
+TEST(reclaim_survives_critical_flood)
+{
+	long long qlen = read_num(MN_PARAM("queue_len"));
+	struct memnotify_event ev;
+	int fd = mn_open_nb(), crit = 0;
+	__u64 got = 0;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, mn_inject(fd, MEMNOTIFY_EVENT_RECLAIM,
+			       MEMNOTIFY_LEVEL_NONE, 0, 5));
+	inject_n(_metadata, fd, 2 * qlen, MEMNOTIFY_LEVEL_CRITICAL);
+	while (read(fd, &ev, sizeof(ev)) == (ssize_t)MN_REC) {
+		if (ev.type == MEMNOTIFY_EVENT_RECLAIM)
+			got += ev.reclaim_pages;
+		else
+			crit++;
+	}
+	EXPECT_EQ(5, got);
+	EXPECT_EQ(qlen - 1, crit);
 	close(fd);
 }
 

@@ -7,7 +7,9 @@ static const char *const stat_names[] = {
 	"idle", "active", "delivered", "coalesced", "dropped", "rate_limited",
 	"shrinker_count", "shrinker_scan", "reclaim_pages", "oom", "threshold",
 	"injected", "opens", "subscribers", "subscribers_peak", "cache_pages",
-	"memory_bytes",
+	"memory_bytes", "shrinker_scan_visits", "shrinker_scan_ns",
+	"shrinker_handoffs", "claims_clamped", "shrinker_batch",
+	"claim_slack_pages", "samples",
 };
 
 static long long st_get(const char *name)
@@ -62,13 +64,41 @@ TEST(cache_pages)
 {
 	long long page = sysconf(_SC_PAGESIZE), before = st_get("cache_pages");
 	__u64 bytes = 100 * page + 1;
+	void *held = hold_anon(1 << 20);	/* a claim must be held */
 	int fd = mn_open();
 
+	ASSERT_NE(NULL, held);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, ioctl(fd, MEMNOTIFY_IOC_SET_CACHE, &bytes));
 	EXPECT_EQ(before + 100, st_get("cache_pages"));
 	close(fd);
 	EXPECT_EQ(before, st_get("cache_pages"));
+	munmap(held, 1 << 20);
+}
+
+/*
+ * The available-memory sampler runs only while a file is open: no wakeups
+ * for nobody, and a first sample as soon as someone subscribes.
+ */
+TEST(sampler_only_while_subscribed)
+{
+	long long ms = read_num(MN_PARAM("sample_ms")), s0;
+	uint64_t t0;
+	int fd;
+
+	ASSERT_LT(0, ms);
+	if (st_get("subscribers"))
+		SKIP(return, "another process holds /dev/memnotify open");
+	s0 = st_get("samples");
+	usleep(2 * ms * 1000 + 200000);
+	EXPECT_EQ(s0, st_get("samples"));
+	fd = mn_open();
+	ASSERT_LE(0, fd);
+	t0 = now_ns();
+	while (st_get("samples") == s0 && now_ns() - t0 < 2000000000ull)
+		usleep(10000);
+	EXPECT_LT(s0, st_get("samples"));
+	close(fd);
 }
 
 TEST_HARNESS_MAIN

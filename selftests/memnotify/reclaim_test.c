@@ -1,0 +1,502 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The reclaim protocol under hostile callers:
+ *  - a claim is clamped to the resident anonymous memory of the process
+ *    that opened the file, when set (all its files together) and when the
+ *    shrinker scans (memory freed since no longer attracts requests);
+ *  - unprivileged processes holding 252 files, each claiming all of RAM
+ *    over and over, while a hog and drop_caches force reclaim: every
+ *    do_shrink_slab() makes at most 2 * RAM / batch + 1 scan_objects()
+ *    calls, each visits every subscriber at most once, and an honest
+ *    subscriber still gets its whole claim asked for;
+ *  - which reclaim contexts raise PRESSURE, and at which level.
+ */
+#include <dirent.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include "memnotify_test.h"
+#include "mn_kmsg.h"
+
+#define MB		(1ull << 20)
+#define NLIARS		4	/* processes, all as nobody */
+#define LIAR_FDS	63	/* 4 * 63 = 252 <= max_subscribers_per_user */
+#define WSF		"/proc/sys/vm/watermark_scale_factor"
+#define RATE		MN_PARAM("rate_limit_ms")
+
+static long long stat_of(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), MN_STAT("%s"), name);
+	return read_num(path);
+}
+
+/* How far a claim may exceed the counted anonymous memory, in bytes. */
+static __u64 slack_bytes(void)
+{
+	return (__u64)stat_of("claim_slack_pages") * sysconf(_SC_PAGESIZE);
+}
+
+static __u64 get_cache(int fd)
+{
+	__u64 v = ~0ull;
+
+	ioctl(fd, MEMNOTIFY_IOC_GET_CACHE, &v);
+	return v;
+}
+
+/* Claim all of RAM while holding 8 MB: the claim is what is held. */
+TEST(claim_clamped_when_set)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	__u64 ram = (__u64)mem_total_pages() * page, got;
+	long long clamped = stat_of("claims_clamped");
+	void *held = hold_anon(8 * MB);
+	int fd = mn_open();
+
+	ASSERT_NE(NULL, held);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioctl(fd, MEMNOTIFY_IOC_SET_CACHE, &ram));
+	got = get_cache(fd);
+	EXPECT_LE(got, (__u64)rss_anon_bytes(0) + slack_bytes());
+	EXPECT_LE(8 * MB, got);
+	EXPECT_LT(clamped, stat_of("claims_clamped"));
+	/* Above RAM is still refused, and the clamped claim stays. */
+	ram += page;
+	EXPECT_EQ(-1, ioctl(fd, MEMNOTIFY_IOC_SET_CACHE, &ram));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(got, get_cache(fd));
+	close(fd);
+	munmap(held, 8 * MB);
+}
+
+/* Two files of one process share what it holds; they do not double it. */
+TEST(claims_of_one_process_share_its_memory)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	__u64 ram = (__u64)mem_total_pages() * page;
+	void *held = hold_anon(8 * MB);
+	int a = mn_open(), b = mn_open();
+
+	ASSERT_NE(NULL, held);
+	ASSERT_LE(0, a);
+	ASSERT_LE(0, b);
+	ASSERT_EQ(0, ioctl(a, MEMNOTIFY_IOC_SET_CACHE, &ram));
+	ASSERT_EQ(0, ioctl(b, MEMNOTIFY_IOC_SET_CACHE, &ram));
+	EXPECT_LE(get_cache(a) + get_cache(b),
+		  (__u64)rss_anon_bytes(0) + slack_bytes());
+	EXPECT_EQ(0, get_cache(b));	/* a took all there was */
+	close(a);
+	close(b);
+	munmap(held, 8 * MB);
+}
+
+/*
+ * Claim 16 MB honestly, then free 12 MB of it: the shrinker asks for no
+ * more than is still held (within the slack).
+ */
+TEST(claim_clamped_when_scanned)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	__u64 claim = 16 * MB, asked = 0;
+	long long clamped = stat_of("claims_clamped");
+	char *held = hold_anon(claim);
+	struct memnotify_event ev;
+	long long anon;
+	int fd = mn_open_nb();
+
+	ASSERT_NE(NULL, held);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioctl(fd, MEMNOTIFY_IOC_SET_CACHE, &claim));
+	ASSERT_EQ(claim, get_cache(fd));
+	ASSERT_EQ(0, munmap(held, 12 * MB));
+	anon = rss_anon_bytes(0);
+	ASSERT_EQ(0, write_file("/proc/sys/vm/drop_caches", "2"));
+	while (mn_wait_event(fd, &ev, 1000) == 1) {
+		if (ev.type == MEMNOTIFY_EVENT_RECLAIM)
+			asked += ev.reclaim_pages;
+	}
+	EXPECT_LT(0, asked);
+	EXPECT_GE(((__u64)anon + slack_bytes()) / page, asked);
+	EXPECT_LT(clamped, stat_of("claims_clamped"));
+	close(fd);
+	munmap(held + 12 * MB, 4 * MB);
+}
+
+struct liar_run {
+	volatile int ready;
+	volatile int stop;
+	volatile long long sets;
+	volatile long long bad;	/* a claim above what the liar held */
+	volatile long long excess;	/* the largest such excess, bytes */
+	volatile long long transient;	/* excess seen once */
+	volatile long long final_sum, final_anon;	/* after reclaim */
+	volatile long long ex_sum, ex_before, ex_after, ex_iter, iters;
+	volatile int hog_stop;
+};
+
+/* Open LIAR_FDS files and claim all of RAM on each until told to stop. */
+static int liar(struct liar_run *run)
+{
+	__u64 ram = (__u64)mem_total_pages() * sysconf(_SC_PAGESIZE), sum;
+	__u64 slack = slack_bytes();
+	int fds[LIAR_FDS], i;
+	bool over, was_over = false;
+	long long iter = 0;
+	long long anon;
+
+	for (i = 0; i < LIAR_FDS; i++) {
+		fds[i] = mn_open_nb();
+		if (fds[i] < 0)
+			return 10;
+	}
+	__atomic_fetch_add(&run->ready, 1, __ATOMIC_SEQ_CST);
+	while (!run->stop) {
+		long long before = rss_anon_bytes(0);
+
+		/*
+		 * Set all, then read all: a claim read right after its own set
+		 * can be followed by a scan taking it and the next set claiming
+		 * the same memory again, legitimately (it was asked for).
+		 */
+		sum = 0;
+		for (i = 0; i < LIAR_FDS; i++) {
+			if (ioctl(fds[i], MEMNOTIFY_IOC_SET_CACHE, &ram))
+				return 11;
+		}
+		for (i = 0; i < LIAR_FDS; i++)
+			sum += get_cache(fds[i]);
+		/* The claims were clamped to what was held while they were set. */
+		anon = rss_anon_bytes(0);
+		iter++;
+		if (anon < before)
+			anon = before;
+		/*
+		 * The kernel's counter can still move between the claims and
+		 * the reads of RssAnon; every set re-clamps all of this
+		 * process's claims, so only an excess seen twice in a row is
+		 * the kernel's.
+		 */
+		over = sum > (__u64)anon + slack;
+		if (over)
+			__atomic_fetch_add(&run->transient, 1, __ATOMIC_SEQ_CST);
+		if (over && was_over) {
+			__atomic_fetch_add(&run->bad, 1, __ATOMIC_SEQ_CST);
+			if ((long long)(sum - anon - slack) > run->excess) {
+				run->excess = sum - anon - slack;
+				run->ex_sum = sum;
+				run->ex_before = before;
+				run->ex_after = rss_anon_bytes(0);
+				run->ex_iter = iter;
+			}
+		}
+		was_over = over;
+		__atomic_fetch_add(&run->sets, LIAR_FDS, __ATOMIC_SEQ_CST);
+		for (i = 0; i < LIAR_FDS; i++)
+			mn_drain(fds[i]);
+	}
+	/*
+	 * Reclaim is over: one more round of claims must add up to no more
+	 * than this process holds (RssAnon stable before and after it).
+	 */
+	for (int tries = 0; tries < 10; tries++) {
+		long long before = rss_anon_bytes(0);
+
+		sum = 0;
+		for (i = 0; i < LIAR_FDS; i++) {
+			if (ioctl(fds[i], MEMNOTIFY_IOC_SET_CACHE, &ram))
+				return 11;
+		}
+		for (i = 0; i < LIAR_FDS; i++)
+			sum += get_cache(fds[i]);
+		anon = rss_anon_bytes(0);
+		if (anon != before)
+			continue;
+		__atomic_fetch_add(&run->final_sum, sum, __ATOMIC_SEQ_CST);
+		__atomic_fetch_add(&run->final_anon, anon, __ATOMIC_SEQ_CST);
+		return sum > (__u64)anon + slack ? 12 : 0;
+	}
+	return 13;
+}
+
+/* Allocate and touch memory until *stop, 4 MB at a time. */
+static void __attribute__((noreturn)) hog(volatile int *stop)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);	/* test aborted */
+	set_oom_score_adj(getpid(), 1000);
+	while (!*stop) {
+		char *p = mmap(NULL, 4 * MB, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			       -1, 0);
+
+		if (p == MAP_FAILED) {
+			usleep(1000);
+			continue;
+		}
+		for (size_t off = 0; off < 4 * MB && !*stop; off += page)
+			p[off] = 1;
+	}
+	_exit(0);
+}
+
+FIXTURE(storm) {
+	int unused;
+};
+
+FIXTURE_SETUP(storm)
+{
+}
+
+FIXTURE_TEARDOWN(storm)
+{
+}
+
+TEST_F_TIMEOUT(storm, liars_bounded_honest_served, 300)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	long long ram_pages = mem_total_pages(), batch = stat_of("shrinker_batch");
+	long long count0, scan0, visits0, ns0, peak, wsf = read_num(WSF);
+	long long d_count, d_scan, d_visits, d_ns;
+	__u64 claim = 32 * MB, asked = 0, left;
+	struct liar_run *run;
+	struct memnotify_event ev;
+	pid_t liars[NLIARS], hog_pid;
+	struct quiet_console qc;
+	uint64_t t0;
+	void *held;
+	int i, st, fd;
+
+	run = mmap(NULL, sizeof(*run), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, run);
+	memset((void *)run, 0, sizeof(*run));
+	set_oom_score_adj(getpid(), -1000);
+	for (i = 0; i < NLIARS; i++) {
+		liars[i] = fork();
+		ASSERT_LE(0, liars[i]);
+		if (liars[i] == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);	/* test aborted */
+			set_oom_score_adj(getpid(), 0);
+			/*
+			 * Pin what the liar holds, so that reclaim of pages
+			 * the allocator freed lazily (MADV_FREE) or a huge
+			 * page collapse cannot change it between a claim and
+			 * the check of that claim.
+			 */
+			if (mlockall(MCL_CURRENT) ||
+			    prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0))
+				_exit(101);
+			if (setgroups(0, NULL) || setgid(NOBODY) || setuid(NOBODY))
+				_exit(100);
+			_exit(liar(run));
+		}
+	}
+	t0 = now_ns();
+	while (run->ready < NLIARS && now_ns() - t0 < 30000000000ull)
+		usleep(10000);
+	ASSERT_EQ(NLIARS, run->ready);
+
+	/* The honest subscriber holds what it claims (after the forks). */
+	held = hold_anon(claim);
+	ASSERT_NE(NULL, held);
+	fd = mn_open_nb();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioctl(fd, MEMNOTIFY_IOC_SET_CACHE, &claim));
+	ASSERT_EQ(claim, get_cache(fd));
+
+	count0 = stat_of("shrinker_count");
+	scan0 = stat_of("shrinker_scan");
+	visits0 = stat_of("shrinker_scan_visits");
+	ns0 = stat_of("shrinker_scan_ns");
+
+	/* A hog forces reclaim until the honest subscriber is asked. */
+	quiet_console_begin(&qc);
+	ASSERT_EQ(0, write_num(WSF, 1000));
+	hog_pid = fork();
+	ASSERT_LE(0, hog_pid);
+	if (hog_pid == 0)
+		hog(&run->hog_stop);
+	t0 = now_ns();
+	while (!asked && now_ns() - t0 < 60000000000ull) {
+		if (mn_wait_event(fd, &ev, 100) == 1 &&
+		    ev.type == MEMNOTIFY_EVENT_RECLAIM)
+			asked += ev.reclaim_pages;
+		if (waitpid(hog_pid, &st, WNOHANG) == hog_pid) {
+			hog_pid = 0;
+			break;
+		}
+	}
+	if (hog_pid) {
+		kill(hog_pid, SIGKILL);
+		waitpid(hog_pid, &st, 0);
+	}
+	write_num(WSF, wsf);
+	EXPECT_EQ(0, quiet_console_end(&qc));
+	note("hog phase: asked %llu pages of the honest claim in %.0f ms\n",
+	     (unsigned long long)asked, (now_ns() - t0) / 1e6);
+
+	/* drop_caches then asks for every claim that is left. */
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, write_file("/proc/sys/vm/drop_caches", "2"));
+	while (mn_wait_event(fd, &ev, 1000) == 1) {
+		if (ev.type == MEMNOTIFY_EVENT_RECLAIM)
+			asked += ev.reclaim_pages;
+	}
+	left = get_cache(fd);
+
+	d_count = stat_of("shrinker_count") - count0;
+	d_scan = stat_of("shrinker_scan") - scan0;
+	d_visits = stat_of("shrinker_scan_visits") - visits0;
+	d_ns = stat_of("shrinker_scan_ns") - ns0;
+	peak = stat_of("subscribers_peak");
+
+	run->stop = 1;
+	for (i = 0; i < NLIARS; i++) {
+		ASSERT_EQ(liars[i], waitpid(liars[i], &st, 0));
+		EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			TH_LOG("liar %d status %#x", i, st);
+	}
+	note("%lld liar rounds saw a transient excess over RssAnon\n", run->transient);
+	note("%lld claims set by the liars; %lld count_objects, %lld scan_objects "
+	     "(batch %lld pages), %.1f subscribers visited and %.0f ns per scan\n",
+	     run->sets, d_count, d_scan, batch,
+	     d_scan ? (double)d_visits / d_scan : 0.0,
+	     d_scan ? (double)d_ns / d_scan : 0.0);
+
+	/*
+	 * Liars never held more than their own resident memory: not in two
+	 * rounds in a row while reclaim ran (a single round can see RssAnon
+	 * move between the claims and its reads), and not after it (exit
+	 * status 12 otherwise).
+	 */
+	EXPECT_LT(0, run->sets);
+	note("after reclaim the liars claimed %lld bytes holding %lld bytes of RssAnon\n",
+	     run->final_sum, run->final_anon);
+	EXPECT_EQ(0, run->bad)
+		TH_LOG("%lld rounds saw an excess twice in a row, largest %lld bytes: "
+		       "claims %lld, RssAnon %lld before, %lld after, round %lld",
+		       run->bad, run->excess, run->ex_sum, run->ex_before, run->ex_after,
+		       run->ex_iter);
+	/* Bounded work: scans per shrinker pass, visits per scan. */
+	EXPECT_LT(0, d_scan);
+	EXPECT_GE(d_count * (2 * ram_pages / batch + 1), d_scan);
+	EXPECT_GE(d_scan * peak, d_visits);
+	/* The honest subscriber got its claim asked for, all of it accounted. */
+	EXPECT_EQ(claim / page, asked + left / page);
+	EXPECT_GT(batch, (long long)(left / page));
+	close(fd);
+	munmap(held, claim);
+	munmap(run, sizeof(*run));
+}
+
+/*
+ * PRESSURE per reclaim context: drop_caches and the shrinker debugfs count
+ * file raise none; root memory.reclaim with plenty of free memory is LOW.
+ */
+static int wait_shrinker_pressure(int fd, __u32 *level, int ms)
+{
+	struct memnotify_event ev;
+	int n = 0;
+
+	while (mn_wait_event(fd, &ev, ms) == 1) {
+		if (ev.type == MEMNOTIFY_EVENT_PRESSURE &&
+		    ev.source == MEMNOTIFY_SOURCE_SHRINKER) {
+			n++;
+			if (ev.level > *level)
+				*level = ev.level;
+		}
+	}
+	return n;
+}
+
+FIXTURE(levels) {
+	int fd;
+	long long rate;
+	void *held;
+};
+
+FIXTURE_SETUP(levels)
+{
+	__u64 claim = 4 * MB;
+
+	self->rate = read_num(RATE);
+	ASSERT_EQ(0, write_num(RATE, 0));
+	self->held = hold_anon(claim);
+	ASSERT_NE(NULL, self->held);
+	self->fd = mn_open_nb();
+	ASSERT_LE(0, self->fd);
+	/* A claim, so that count_objects() is not skipped for an empty cache. */
+	ASSERT_EQ(0, ioctl(self->fd, MEMNOTIFY_IOC_SET_CACHE, &claim));
+}
+
+FIXTURE_TEARDOWN(levels)
+{
+	close(self->fd);
+	munmap(self->held, 4 * MB);
+	write_num(RATE, self->rate);
+}
+
+TEST_F(levels, drop_caches_none)
+{
+	long long count = stat_of("shrinker_count");
+	__u32 level = 0;
+
+	ASSERT_EQ(0, write_file("/proc/sys/vm/drop_caches", "2"));
+	EXPECT_LT(count, stat_of("shrinker_count"));
+	EXPECT_EQ(0, wait_shrinker_pressure(self->fd, &level, 300));
+}
+
+TEST_F(levels, debugfs_count_none)
+{
+	const char *dir = "/sys/kernel/debug/shrinker";
+	char path[512] = "", buf[64];
+	long long count = stat_of("shrinker_count");
+	struct dirent *de;
+	__u32 level = 0;
+	DIR *d = opendir(dir);
+	int f;
+
+	while (d && (de = readdir(d)))
+		if (!strncmp(de->d_name, "memnotify-", 10))
+			snprintf(path, sizeof(path), "%s/%s/count", dir, de->d_name);
+	if (d)
+		closedir(d);
+	if (!path[0])
+		SKIP(return, "no shrinker debugfs (CONFIG_SHRINKER_DEBUG off)");
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, f) TH_LOG("%s", path);
+	EXPECT_LT(0, read(f, buf, sizeof(buf)));
+	close(f);
+	EXPECT_LT(count, stat_of("shrinker_count"));
+	EXPECT_EQ(0, wait_shrinker_pressure(self->fd, &level, 300));
+}
+
+TEST_F(levels, root_memory_reclaim_low)
+{
+	const char *file = "/sys/fs/cgroup/memory.reclaim";
+	long long count = stat_of("shrinker_count");
+	__u32 level = 0;
+
+	int err = 0;
+
+	if (access(file, W_OK)) {
+		mkdir("/sys/fs/cgroup", 0755);
+		if (mount("cgroup2", "/sys/fs/cgroup", "cgroup2", 0, NULL))
+			err = errno;
+	}
+	if (access(file, W_OK))
+		SKIP(return, "no %s (mount: %s)", file, strerror(err));
+	/* It may reclaim less than asked (EAGAIN); the shrinker ran anyway. */
+	write_file(file, "1M");
+	if (stat_of("shrinker_count") == count)
+		SKIP(return, "memory.reclaim did not call the shrinker");
+	EXPECT_LT(0, wait_shrinker_pressure(self->fd, &level, 500));
+	EXPECT_EQ(MEMNOTIFY_LEVEL_LOW, level);
+}
+
+TEST_HARNESS_MAIN
