@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 #include "internal.h"
+#include "release.h"
 #include "vg.h"
 
 /* Force aligned.o (memalign family) into every static link that uses us. */
@@ -48,7 +49,7 @@ void *la_malloc_generic(size_t n, size_t align)
 			return NULL;
 		}
 	}
-	la_heap_honour_flush(h);
+	la_honour_flush(h);
 	if (LA_UNLIKELY(atomic_load_explicit(&la_monitor_pending, memory_order_relaxed)))
 		la_monitor_start_lazy();
 	if (n <= LA_MEDIUM_MAX && align <= LA_ALIGN_MIN)
@@ -108,8 +109,10 @@ LA_API void free(void *p)
 		pg->free = b;
 		unsigned used = --pg->used;
 		if (LA_UNLIKELY(pg->qstate == LA_Q_FULL) ||
-		    LA_UNLIKELY(used == 0 && (pg->qstate != LA_Q_HEAD || pg->slice_count != 1)))
+		    LA_UNLIKELY(used == 0 && (pg->qstate != LA_Q_HEAD || pg->slice_count != 1))) {
 			la_heap_free_slow(h, pg);
+			la_honour_flush(h);
+		}
 		return;
 	}
 	free_other(pg, p);
@@ -210,13 +213,11 @@ LA_API void *reallocarray(void *p, size_t nm, size_t sz)
 	return realloc(p, n);
 }
 
+/* Every thread's cache and the pool (pad is ignored: nothing is kept). */
 LA_API int malloc_trim(size_t pad)
 {
-	la_flush_thread();
-	la_abandoned_collect();
-	size_t rel = la_pool_release_free(SIZE_MAX);
 	(void)pad;
-	return rel > 0;
+	return la_release(LA_RELEASE_THREADS, LA_RELEASE_EVERYTHING, 0) > 0;
 }
 
 /* musl-internal and glibc-exported names of the same implementation (thin

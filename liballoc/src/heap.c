@@ -18,6 +18,7 @@ static la_heap_t *heap_chunk;
 static unsigned heap_chunk_left;
 
 _Atomic(uint32_t) la_class_refills[LA_NCLASSES];
+_Atomic(uint64_t) la_thread_retained_bytes[LA_TIER_COUNT];
 
 /* ---- cache lock (see la_heap_t.cache_lock): a spin flag, uncontended in
  * practice (the monitor holds it for a few pointer moves). ---- */
@@ -31,6 +32,46 @@ static inline void cache_unlock(la_heap_t *h)
 {
 	atomic_store_explicit(&h->cache_lock, 0, memory_order_release);
 }
+
+/* ---- retained-byte accounting (cache lock held): what a retained empty
+ * page or a cached large span counts in la_thread_retained_bytes. A page's
+ * capacity does not change while it is retained. */
+static uint64_t retained_bytes(const la_page_t *pg)
+{
+	return pg->kind == LA_PAGE_LARGE ? pg->block_size
+					 : (uint64_t)pg->capacity * pg->block_size;
+}
+
+static void retained_count(la_heap_t *h, const la_page_t *pg, int sign)
+{
+	unsigned t = pg->kind == LA_PAGE_LARGE ? LA_TIER_LARGE : la_tier_of_size(pg->block_size);
+	int64_t b = sign * (int64_t)retained_bytes(pg);
+	la_count(&la_thread_retained_bytes[t], b);
+	h->retained_bytes += (uint64_t)b;
+}
+
+#ifdef LA_DEBUG
+/* Cache lock held: h's retained lists match its counter. */
+static void retained_check(la_heap_t *h)
+{
+	uint64_t sum = 0;
+	for (unsigned c = 0; c < LA_NCLASSES; c++) {
+		unsigned n = 0;
+		for (la_page_t *pg = h->empty[c]; pg; pg = pg->next, n++) {
+			LA_ASSERT(pg->qstate == LA_Q_EMPTY && pg->cls == c && pg->used == 0);
+			sum += retained_bytes(pg);
+		}
+		LA_ASSERT(n == h->empty_cnt[c]);
+	}
+	for (unsigned i = 0; i < h->large_n; i++) {
+		LA_ASSERT(h->large[i]->qstate == LA_Q_CACHED);
+		sum += retained_bytes(h->large[i]);
+	}
+	LA_ASSERT(sum == h->retained_bytes);
+}
+#else
+static inline void retained_check(la_heap_t *h) { (void)h; }
+#endif
 
 /* ---- page lists (owner only) ---- */
 /* Class queues keep qstate HEAD on their head and NONE elsewhere; the full
@@ -130,10 +171,13 @@ static void page_retire(la_heap_t *h, la_page_t *pg)
 	cache_lock(h);
 	if (h->empty_cnt[c] < atomic_load_explicit(&la_tcache_cap[c], memory_order_relaxed)) {
 		pg->next = h->empty[c];
+		pg->qstate = LA_Q_EMPTY;
 		h->empty[c] = pg;
 		h->empty_cnt[c]++;
+		retained_count(h, pg, 1);
 		keep = true;
 	}
+	retained_check(h);
 	cache_unlock(h);
 	if (!keep)
 		page_release(pg);
@@ -218,6 +262,8 @@ void *la_heap_alloc_cls(la_heap_t *h, unsigned cls)
 		if ((pg = h->empty[cls]) != NULL) {
 			h->empty[cls] = pg->next;
 			h->empty_cnt[cls]--;
+			retained_count(h, pg, -1);
+			pg->qstate = LA_Q_NONE;
 		}
 		cache_unlock(h);
 	} else {
@@ -291,7 +337,6 @@ void la_heap_free_slow(la_heap_t *h, la_page_t *pg)
 	} else if (pg->used == 0 && pg->slice_count != 1) {
 		idle_head(h, pg->cls);
 	}
-	la_heap_honour_flush(h);
 }
 
 /* ---- large span cache: freed large spans this thread may reuse without the
@@ -306,6 +351,7 @@ static la_page_t *large_pop_oldest(la_heap_t *h)
 		h->large[i - 1] = h->large[i];
 	h->large_n--;
 	h->large_bytes -= pg->block_size;
+	retained_count(h, pg, -1);
 	pg->qstate = LA_Q_NONE;
 	return pg;
 }
@@ -323,6 +369,8 @@ bool la_heap_large_put(la_heap_t *h, la_page_t *pg)
 	pg->qstate = LA_Q_CACHED;
 	h->large[h->large_n++] = pg;
 	h->large_bytes += pg->block_size;
+	retained_count(h, pg, 1);
+	retained_check(h);
 	cache_unlock(h);
 	while (nd)
 		la_span_free(drop[--nd]);
@@ -342,6 +390,7 @@ la_page_t *la_heap_large_get(la_heap_t *h, unsigned slices)
 				h->large[k - 1] = h->large[k];
 			h->large_n--;
 			h->large_bytes -= pg->block_size;
+			retained_count(h, pg, -1);
 			pg->qstate = LA_Q_NONE;
 			cache_unlock(h);
 			return pg;
@@ -359,6 +408,8 @@ static la_page_t *empty_take(la_heap_t *h, unsigned c, unsigned keep)
 		la_page_t *pg = h->empty[c];
 		h->empty[c] = pg->next;
 		h->empty_cnt[c]--;
+		retained_count(h, pg, -1);
+		pg->qstate = LA_Q_NONE;
 		pg->next = list;
 		list = pg;
 	}
@@ -424,16 +475,6 @@ void la_heap_flush(la_heap_t *h)
 	}
 }
 
-void la_heap_honour_flush(la_heap_t *h)
-{
-	unsigned e = atomic_load_explicit(&la_flush_epoch, memory_order_relaxed);
-	if (LA_LIKELY(h->flush_epoch == e) || h == &la_heap_empty)
-		return;
-	h->flush_epoch = e;
-	la_heap_flush(h);
-	la_pool_release_free(SIZE_MAX);
-}
-
 void la_request_flush_all(void)
 {
 	atomic_fetch_add_explicit(&la_flush_epoch, 1, memory_order_relaxed);
@@ -468,6 +509,7 @@ la_heap_t *la_heap_attach(void)
 		h->empty[c] = NULL;
 		h->empty_cnt[c] = 0;
 	}
+	LA_ASSERT(h->retained_bytes == 0);
 	h->full.head = h->full.tail = NULL;
 	h->idle_n = 0;
 	h->large_n = 0;

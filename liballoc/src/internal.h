@@ -17,6 +17,16 @@
 #define LA_NOINLINE __attribute__((noinline))
 #define LA_API __attribute__((visibility("default"))) /* exported */
 
+/* Debug builds (-DLA_DEBUG: the fuzz and valgrind builds) check the
+ * invariants stated in comments; a failure prints one line and aborts. */
+#ifdef LA_DEBUG
+LA_HIDDEN __attribute__((noreturn)) void la_assert_fail(const char *what, const char *file,
+							int line);
+#define LA_ASSERT(c) ((c) ? (void)0 : la_assert_fail(#c, __FILE__, __LINE__))
+#else
+#define LA_ASSERT(c) ((void)0)
+#endif
+
 /* ---- geometry ----------------------------------------------------------
  * A segment is LA_SEG_SIZE bytes aligned to LA_SEG_SIZE. Its first slice holds
  * the segment header (la_segment_t); the other slices form pages. For any block
@@ -82,7 +92,8 @@ typedef struct la_page {
 
 /* qstate: where the owner keeps the page. The free fast path leaves the page
  * alone unless it is FULL, or became empty while not the queue HEAD. */
-enum { LA_Q_NONE = 0, LA_Q_HEAD = 1, LA_Q_FULL = 2, LA_Q_CACHED = 3 /* large, in a heap's cache */ };
+enum { LA_Q_NONE = 0, LA_Q_HEAD = 1, LA_Q_FULL = 2, LA_Q_CACHED = 3 /* large, in a heap's cache */,
+       LA_Q_EMPTY = 4 /* small, on a heap's retained-empty list */ };
 #define LA_TF_FULL ((uintptr_t)1)
 
 enum { LA_SEG_NORMAL = 1, LA_SEG_HUGE = 2 };
@@ -96,6 +107,7 @@ typedef struct la_segment {
 	/* normal only, under the pool lock */
 	uint64_t free_mask;          /* free slices */
 	uint64_t dirty_mask;         /* free slices possibly resident (not madvised) */
+	uint64_t releasing_mask;     /* slices being madvised with no lock held */
 	struct la_segment *next, *prev;
 	la_page_t pages[LA_SLICES];
 } la_segment_t;
@@ -148,6 +160,7 @@ typedef struct la_heap {
 	la_page_t *large[LA_LARGE_CACHE_N];   /* recently freed large spans, oldest first */
 	unsigned large_n;
 	size_t large_bytes;
+	uint64_t retained_bytes;             /* this heap's part of la_thread_retained_bytes */
 	uint8_t idle_heads[LA_IDLE_HEADS];   /* FIFO of classes whose 512 KiB head page emptied */
 	unsigned idle_n;
 	struct la_heap *next_free;           /* heap pool link (pool lock) */
@@ -222,7 +235,7 @@ LA_HIDDEN la_page_t *la_span_alloc(unsigned slices, uint8_t kind, uint32_t block
 LA_HIDDEN void la_span_free(la_page_t *pg);
 LA_HIDDEN bool la_span_grow(la_page_t *pg, unsigned slices); /* in place */
 LA_HIDDEN void la_span_shrink(la_page_t *pg, unsigned slices);
-LA_HIDDEN size_t la_pool_release_free(size_t max_bytes); /* issue-5 entry point */
+LA_HIDDEN size_t la_pool_release_free(size_t max_bytes); /* release.c's pool scope */
 LA_HIDDEN void *la_huge_alloc(size_t n, size_t align);
 LA_HIDDEN void la_huge_free(la_segment_t *s);
 LA_HIDDEN size_t la_huge_usable(la_segment_t *s, const void *p);
@@ -230,6 +243,23 @@ LA_HIDDEN void *la_huge_realloc(la_segment_t *s, void *p, size_t n);
 extern LA_HIDDEN _Atomic(uint64_t) la_bytes_huge;
 /* walk all normal segments under the pool lock (stats) */
 LA_HIDDEN void la_segments_foreach(void (*fn)(la_segment_t *, void *), void *arg);
+
+/* ---- cached-byte counters ----------------------------------------------
+ * Kept where the bytes change, so nobody walks the heap to learn them
+ * (release.c sums them for the monitor; la_stats reports them beside its walk,
+ * and they equal the walk's figures whenever no thread is allocating):
+ *  pool dirty: free slices possibly resident (segment.c, under the pool lock);
+ *  thread retained, per tier: carved bytes of retained empty pages plus cached
+ *    large spans of every heap (heap.c, under the heap's cache lock);
+ *  abandoned cached, per tier: free carved blocks of abandoned pages
+ *    (capacity - used) * block size (page.c, under the abandoned lock). */
+extern LA_HIDDEN _Atomic(uint64_t) la_pool_dirty_bytes;
+extern LA_HIDDEN _Atomic(uint64_t) la_thread_retained_bytes[LA_TIER_COUNT];
+extern LA_HIDDEN _Atomic(uint64_t) la_abandoned_cached_bytes[LA_TIER_COUNT];
+static inline void la_count(_Atomic(uint64_t) *c, int64_t delta)
+{
+	atomic_fetch_add_explicit(c, (uint64_t)delta, memory_order_relaxed);
+}
 
 /* ---- pages (page.c) ---------------------------------------------------- */
 LA_HIDDEN void la_classes_init(void);
@@ -251,9 +281,8 @@ LA_HIDDEN void la_heap_free_slow(la_heap_t *h, la_page_t *pg); /* owner, after p
 LA_HIDDEN void la_heap_flush(la_heap_t *h);
 LA_HIDDEN bool la_heap_large_put(la_heap_t *h, la_page_t *pg);  /* owner */
 LA_HIDDEN la_page_t *la_heap_large_get(la_heap_t *h, unsigned slices);
-LA_HIDDEN void la_heap_honour_flush(la_heap_t *h);
 extern LA_HIDDEN _Atomic(unsigned) la_flush_epoch;
-LA_HIDDEN void la_request_flush_all(void);               /* issue-5 entry point */
+LA_HIDDEN void la_request_flush_all(void);
 extern LA_HIDDEN pthread_mutex_t la_heaps_lock;
 LA_HIDDEN void la_heaps_foreach(void (*fn)(la_heap_t *, void *), void *arg);
 /* Monitor side (any thread): give h's retained empty pages beyond keep pages
@@ -294,6 +323,6 @@ LA_HIDDEN char *la_fmt_u64(char *p, uint64_t v);
 /* ---- generic alloc entry (alloc.c) ---------------------------------------- */
 LA_HIDDEN void *la_malloc_generic(size_t n, size_t align);
 LA_HIDDEN size_t la_usable_size(const void *p);
-LA_HIDDEN size_t la_release_bytes(size_t n);             /* issue-5 entry point */
+LA_HIDDEN size_t la_release_bytes(size_t n);             /* release.c */
 
 #endif

@@ -33,6 +33,22 @@ void la_write_err(const char *s)
 	}
 }
 
+#ifdef LA_DEBUG
+void la_assert_fail(const char *what, const char *file, int line)
+{
+	char num[24];
+	*la_fmt_u64(num, (uint64_t)line) = 0;
+	la_write_err("liballoc: internal invariant failed: ");
+	la_write_err(what);
+	la_write_err(" (");
+	la_write_err(file);
+	la_write_err(":");
+	la_write_err(num);
+	la_write_err(")\n");
+	abort();
+}
+#endif
+
 static const char *env_lookup(const char *name)
 {
 	size_t len = strlen(name);

@@ -2,8 +2,13 @@
  *
  * Invariants (all under la_pool_lock): a normal segment's free_mask has a bit
  * per free slice (bit 0, the header, is never free); dirty_mask is a subset of
- * free_mask: free slices that may still be resident. Allocated spans are never
- * in either mask. Memory goes back to the OS only in la_pool_release_free(). */
+ * free_mask: free slices that may still be resident; releasing_mask holds the
+ * slices a release has taken out of free_mask while it madvises them with no
+ * lock held (nobody can allocate them; they come back as free and clean).
+ * The three masks are disjoint from each other except dirty within free, and
+ * allocated spans are in none. la_pool_dirty_bytes always equals the dirty
+ * slices of every segment times LA_SLICE_SIZE. Memory goes back to the OS
+ * only in la_pool_release_free(). */
 #include <string.h>
 #include "internal.h"
 
@@ -11,6 +16,39 @@ pthread_mutex_t la_pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static la_segment_t *seg_list;
 _Atomic(uint64_t) la_bytes_huge;
 _Atomic(uint64_t) la_pool_ops;
+_Atomic(uint64_t) la_pool_dirty_bytes;
+
+/* Pool lock held: the dirty counter moves by n slices. */
+static inline void dirty_add(uint64_t bits)
+{
+	atomic_fetch_add_explicit(&la_pool_dirty_bytes,
+				  (uint64_t)__builtin_popcountll(bits) * LA_SLICE_SIZE,
+				  memory_order_relaxed);
+}
+
+static inline void dirty_sub(uint64_t bits)
+{
+	atomic_fetch_sub_explicit(&la_pool_dirty_bytes,
+				  (uint64_t)__builtin_popcountll(bits) * LA_SLICE_SIZE,
+				  memory_order_relaxed);
+}
+
+#ifdef LA_DEBUG
+/* Pool lock held: the masks' invariants and the dirty counter. */
+static void pool_check(void)
+{
+	uint64_t dirty = 0;
+	for (la_segment_t *s = seg_list; s; s = s->next) {
+		LA_ASSERT((s->dirty_mask & ~s->free_mask) == 0);
+		LA_ASSERT((s->free_mask & s->releasing_mask) == 0);
+		LA_ASSERT(((s->free_mask | s->releasing_mask) & 1) == 0);
+		dirty += (uint64_t)__builtin_popcountll(s->dirty_mask) * LA_SLICE_SIZE;
+	}
+	LA_ASSERT(dirty == atomic_load_explicit(&la_pool_dirty_bytes, memory_order_relaxed));
+}
+#else
+static inline void pool_check(void) {}
+#endif
 
 static inline uint64_t run_bits(unsigned idx, unsigned n)
 {
@@ -39,6 +77,7 @@ static la_segment_t *segment_new(void)
 	s->kind = LA_SEG_NORMAL;
 	s->free_mask = LA_SLICES_ALL;
 	s->dirty_mask = 0;
+	s->releasing_mask = 0;
 	s->prev = NULL;
 	s->next = seg_list;
 	if (seg_list)
@@ -69,6 +108,7 @@ la_page_t *la_span_alloc(unsigned n, uint8_t kind, uint32_t block_size, uint8_t 
 	}
 	uint64_t bits = run_bits((unsigned)idx, n);
 	atomic_fetch_add_explicit(&la_pool_ops, 1, memory_order_relaxed);
+	dirty_sub(s->dirty_mask & bits);
 	s->free_mask &= ~bits;
 	s->dirty_mask &= ~bits;
 	la_page_t *pg = &s->pages[idx];
@@ -100,6 +140,7 @@ void la_span_free(la_page_t *pg)
 	pg->kind = LA_PAGE_FREE;
 	s->free_mask |= bits;
 	s->dirty_mask |= bits;
+	dirty_add(bits);
 	pthread_mutex_unlock(&la_pool_lock);
 }
 
@@ -113,6 +154,7 @@ bool la_span_grow(la_page_t *pg, unsigned n)
 	bool ok = false;
 	pthread_mutex_lock(&la_pool_lock);
 	if ((s->free_mask & need) == need) {
+		dirty_sub(s->dirty_mask & need);
 		s->free_mask &= ~need;
 		s->dirty_mask &= ~need;
 		for (unsigned j = old; j < n; j++)
@@ -135,43 +177,91 @@ void la_span_shrink(la_page_t *pg, unsigned n)
 	pg->block_size = (uint32_t)(n * LA_SLICE_SIZE);
 	s->free_mask |= bits;
 	s->dirty_mask |= bits;
+	dirty_add(bits);
 	pthread_mutex_unlock(&la_pool_lock);
 }
 
 /* Return free resident slices to the OS: madvise runs of dirty free slices,
  * munmap segments that are entirely free. Stops once max_bytes are released.
- * Returns bytes released (slices * 64 KiB; an approximation of Rss freed). */
-size_t la_pool_release_free(size_t max_bytes)
+ * Returns bytes released (slices * 64 KiB; an approximation of Rss freed).
+ *
+ * No OS call runs under the pool lock: each round takes up to
+ * LA_RELEASE_BATCH runs under the lock (out of free_mask into releasing_mask,
+ * so no allocation can get them) and unlinks entirely free segments, drops
+ * the lock, madvises and munmaps, then takes the lock again to put the runs
+ * back as free and clean. */
+#define LA_RELEASE_BATCH 16
+struct rel_run { la_segment_t *s; uint64_t bits; };
+
+/* Pool lock held: take up to LA_RELEASE_BATCH runs and empty segments worth
+ * at most want bytes. Returns the bytes taken. */
+static size_t release_take(size_t want, struct rel_run *runs, unsigned *nr,
+			   la_segment_t **segs, unsigned *ns)
 {
-	size_t released = 0;
-	pthread_mutex_lock(&la_pool_lock);
+	size_t took = 0;
 	la_segment_t *s = seg_list, *next;
-	for (; s && released < max_bytes; s = next) {
+	for (; s && took < want && *nr < LA_RELEASE_BATCH && *ns < LA_RELEASE_BATCH; s = next) {
 		next = s->next;
 		if (s->free_mask == LA_SLICES_ALL) {
-			released += (size_t)__builtin_popcountll(s->dirty_mask) * LA_SLICE_SIZE;
+			took += (size_t)__builtin_popcountll(s->dirty_mask) * LA_SLICE_SIZE;
+			dirty_sub(s->dirty_mask);
 			if (s->prev)
 				s->prev->next = s->next;
 			else
 				seg_list = s->next;
 			if (s->next)
 				s->next->prev = s->prev;
-			la_os_unmap(s, LA_SEG_SIZE);
+			segs[(*ns)++] = s;
 			continue;
 		}
 		uint64_t d = s->dirty_mask;
-		while (d && released < max_bytes) {
+		while (d && took < want && *nr < LA_RELEASE_BATCH) {
 			unsigned i = (unsigned)__builtin_ctzll(d), n = 0;
 			while (i + n < 64 && (d >> (i + n) & 1))
 				n++;
-			la_os_decommit((uint8_t *)s + ((size_t)i << LA_SLICE_SHIFT),
-				       (size_t)n << LA_SLICE_SHIFT);
-			released += (size_t)n << LA_SLICE_SHIFT;
-			d &= ~run_bits(i, n);
+			uint64_t bits = run_bits(i, n);
+			dirty_sub(bits);
+			s->dirty_mask &= ~bits;
+			s->free_mask &= ~bits;
+			s->releasing_mask |= bits;
+			runs[(*nr)++] = (struct rel_run){ s, bits };
+			took += (size_t)n << LA_SLICE_SHIFT;
+			d &= ~bits;
 		}
-		s->dirty_mask = d;
 	}
-	pthread_mutex_unlock(&la_pool_lock);
+	return took;
+}
+
+size_t la_pool_release_free(size_t max_bytes)
+{
+	size_t released = 0;
+	while (released < max_bytes) {
+		struct rel_run runs[LA_RELEASE_BATCH];
+		la_segment_t *segs[LA_RELEASE_BATCH];
+		unsigned nr = 0, ns = 0;
+		pthread_mutex_lock(&la_pool_lock);
+		pool_check();
+		size_t took = release_take(max_bytes - released, runs, &nr, segs, &ns);
+		pthread_mutex_unlock(&la_pool_lock);
+		if (!nr && !ns)
+			break;
+		for (unsigned k = 0; k < nr; k++) {
+			unsigned i = (unsigned)__builtin_ctzll(runs[k].bits);
+			la_os_decommit((uint8_t *)runs[k].s + ((size_t)i << LA_SLICE_SHIFT),
+				       (size_t)__builtin_popcountll(runs[k].bits) << LA_SLICE_SHIFT);
+		}
+		for (unsigned k = 0; k < ns; k++)
+			la_os_unmap(segs[k], LA_SEG_SIZE);
+		if (nr) {
+			pthread_mutex_lock(&la_pool_lock);
+			for (unsigned k = 0; k < nr; k++) {
+				runs[k].s->releasing_mask &= ~runs[k].bits;
+				runs[k].s->free_mask |= runs[k].bits;
+			}
+			pthread_mutex_unlock(&la_pool_lock);
+		}
+		released += took;
+	}
 	return released;
 }
 
