@@ -94,9 +94,11 @@ void la_flush_thread(void);
  * of the global pool to the OS. Returns the bytes released now. */
 size_t la_flush_all(void);
 
-/* Flush the caller and release free global memory until the estimated
- * resident size is <= target_bytes (0: release everything free). Returns the
- * bytes released to the OS. */
+/* Gather the caller's cache and every other thread's free pages (retained
+ * pages, cached large spans, pages with no live block) into the global pool,
+ * then release free memory until the estimated resident size is
+ * <= target_bytes (0: release everything free). Returns the bytes released
+ * to the OS. */
 size_t la_trim(size_t target_bytes);
 
 /* Print la_stats to stderr in one block (no allocation). */

@@ -97,6 +97,9 @@ def main():
     ap.add_argument("--monitor-compare", action="store_true",
                     help="add a 'liballoc-monoff' column (LIBALLOC_MONITOR=off) beside liballoc "
                          "(LIBALLOC_MONITOR=auto, the default) and print their ratio")
+    ap.add_argument("--lib", action="append", default=[], metavar="NAME=PATH",
+                    help="add a column NAME preloading another liballoc.so (e.g. one built "
+                         "from an older commit), with liballoc's environment")
     args = ap.parse_args()
     bdir = args.builddir
     bench = os.path.join(bdir, "bench", "bench")
@@ -107,6 +110,10 @@ def main():
               "liballoc": os.path.join(bdir, "liballoc.so")}
     # extra environment per column; liballoc's monitor is on (auto) by default
     alloc_env = {"liballoc": {"LIBALLOC_MONITOR": "auto"}}
+    for spec in args.lib:
+        name, _, path = spec.partition("=")
+        allocs[name] = path
+        alloc_env[name] = dict(alloc_env["liballoc"])
     if args.monitor_compare:
         allocs["liballoc-monoff"] = allocs["liballoc"]
         alloc_env["liballoc-monoff"] = {"LIBALLOC_MONITOR": "off"}

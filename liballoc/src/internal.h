@@ -152,6 +152,9 @@ typedef struct la_pqueue { la_page_t *head, *tail; } la_pqueue_t;
 typedef struct la_heap {
 	la_page_t *direct[LA_DIRECT];
 	unsigned flush_epoch;                /* last honoured la_flush_epoch */
+	/* 1 while the owner is inside the malloc fast path (it reads direct[]
+	 * and pops from that page): see la_heap_reclaim_heads. */
+	_Atomic(int) fast_busy;
 	la_pqueue_t queue[LA_NCLASSES];      /* pages with free blocks; head = current */
 	la_pqueue_t full;                    /* pages found full (LA_TF_FULL set) */
 	la_page_t *empty[LA_NCLASSES];       /* retained empty pages (thread cache) */
@@ -166,9 +169,10 @@ typedef struct la_heap {
 	struct la_heap *next_free;           /* heap pool link (pool lock) */
 	struct la_heap *all_next;            /* registry of every heap ever made */
 	_Atomic(int) attached;               /* 1 while a thread owns it */
-	/* Guards empty[]/empty_cnt[] and large[]/large_n/large_bytes between
-	 * the owner (slow paths only) and the monitor, which may take cached
-	 * pages away. Held only to relink lists, never across an OS call. */
+	/* The heap lock: held by the owner in every slow path (queues, full and
+	 * delayed lists, empty[], large[]) and by a releaser taking pages away
+	 * (heap.c states the protocol). Never held across an OS call other
+	 * than mapping a new segment. */
 	_Atomic(int) cache_lock;
 } la_heap_t;
 
@@ -194,7 +198,7 @@ static inline unsigned la_tier_of_size(size_t bsize)
 	return bsize <= LA_SMALL_MAX ? LA_TIER_SMALL : LA_TIER_MEDIUM;
 }
 
-/* ---- options (options.c) ----------------------------------------------- */
+/* ---- options (options.c: one table row per LIBALLOC_* variable) ---------- */
 typedef struct la_options {
 	size_t large_max;       /* LIBALLOC_HUGE_THRESHOLD */
 	unsigned tcache_pages;  /* LIBALLOC_TCACHE_PAGES */
@@ -221,6 +225,10 @@ LA_HIDDEN void la_os_unmap(void *p, size_t size);
 LA_HIDDEN void la_os_decommit(void *p, size_t size);        /* MADV_DONTNEED */
 LA_HIDDEN void *la_os_remap(void *p, size_t old, size_t new_size, int may_move, void *fixed);
 LA_HIDDEN size_t la_os_page_size(void);
+/* membarrier(PRIVATE_EXPEDITED): every running thread of the process has
+ * executed a full memory barrier when it returns true; false if the kernel
+ * (or valgrind) does not offer it. */
+LA_HIDDEN bool la_os_membarrier(void);
 extern LA_HIDDEN _Atomic(uint64_t) la_cnt_mmap, la_cnt_munmap, la_cnt_madvise, la_cnt_mremap;
 extern LA_HIDDEN _Atomic(uint64_t) la_bytes_mapped;
 
@@ -266,6 +274,8 @@ LA_HIDDEN void la_classes_init(void);
 LA_HIDDEN void la_page_extend(la_page_t *pg);              /* owner */
 LA_HIDDEN void la_page_collect(la_page_t *pg);             /* owner */
 LA_HIDDEN void la_page_remote_free(la_page_t *pg, la_block_t *b);
+/* Blocks waiting on pg's thread_free; caller excludes collectors (heap lock). */
+LA_HIDDEN unsigned la_page_remote_count(la_page_t *pg);
 LA_HIDDEN bool la_page_set_full(la_page_t *pg);                 /* owner */
 LA_HIDDEN bool la_page_unfull(la_page_t *pg);                   /* owner */
 LA_HIDDEN void la_abandoned_push(la_page_t *pg);
@@ -290,6 +300,15 @@ LA_HIDDEN void la_heaps_foreach(void (*fn)(la_heap_t *, void *), void *arg);
  * cached large spans to the pool. Never touches pages reachable from the
  * owner's fast paths. Returns the bytes moved to the pool. */
 LA_HIDDEN size_t la_heap_take_cache(la_heap_t *h, int keep, bool large_too);
+/* Releaser side (any thread, heap lock taken inside): take h's pages that
+ * hold no live block and that the owner's malloc fast path cannot reach (the
+ * delayed list, queue pages other than direct[] heads, heads of classes above
+ * LA_SMALL_MAX). With hide_heads, also point direct[] away from each unused
+ * direct[] head and set *hidden; after la_os_membarrier(),
+ * la_heap_reclaim_heads(h) takes those heads if the owner is not inside its
+ * fast path. Both return the bytes moved to the pool. */
+LA_HIDDEN size_t la_heap_reclaim(la_heap_t *h, bool hide_heads, bool *hidden);
+LA_HIDDEN size_t la_heap_reclaim_heads(la_heap_t *h);
 /* Count of pages taken from the pool per class by the allocation slow path
  * (adaptive sizing reads it). */
 extern LA_HIDDEN _Atomic(uint32_t) la_class_refills[LA_NCLASSES];

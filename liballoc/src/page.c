@@ -93,6 +93,15 @@ void la_page_remote_free(la_page_t *pg, la_block_t *b)
 	}
 }
 
+unsigned la_page_remote_count(la_page_t *pg)
+{
+	uintptr_t w = atomic_load_explicit(&pg->thread_free, memory_order_acquire);
+	unsigned n = 0;
+	for (la_block_t *b = (la_block_t *)(w & ~LA_TF_FULL); b; b = b->next)
+		n++;
+	return n;
+}
+
 /* Owner: clear LA_TF_FULL. Returns false if a remote free already claimed it
  * (the page is then on its way to the heap's delayed list). */
 bool la_page_unfull(la_page_t *pg)

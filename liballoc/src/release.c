@@ -5,7 +5,7 @@
  * pool release run with none of them held (segment.c). */
 #include "release.h"
 
-struct gather { int keep; bool threads; };
+struct gather { int keep; bool threads, hide_heads, hidden; };
 
 static void gather_heap(la_heap_t *h, void *arg)
 {
@@ -13,6 +13,15 @@ static void gather_heap(la_heap_t *h, void *arg)
 	if (h == la_tl_heap)
 		return; /* the caller flushes its own heap as owner */
 	la_heap_take_cache(h, g->keep, g->threads);
+	if (g->threads)
+		la_heap_reclaim(h, g->hide_heads, &g->hidden);
+}
+
+static void gather_heads(la_heap_t *h, void *arg)
+{
+	(void)arg;
+	if (h != la_tl_heap)
+		la_heap_reclaim_heads(h);
 }
 
 static void gather(enum la_release_scope scope)
@@ -26,8 +35,13 @@ static void gather(enum la_release_scope scope)
 		self->flush_epoch = atomic_load_explicit(&la_flush_epoch, memory_order_relaxed);
 		la_heap_flush(self);
 	}
-	struct gather g = { scope >= LA_RELEASE_THREADS ? 0 : -1, scope >= LA_RELEASE_THREADS };
+	/* the first membarrier() registers the process; without it (old
+	 * kernel, valgrind) the direct[] heads of other threads stay */
+	struct gather g = { scope >= LA_RELEASE_THREADS ? 0 : -1, scope >= LA_RELEASE_THREADS,
+			    scope >= LA_RELEASE_THREADS && la_os_membarrier(), false };
 	la_heaps_foreach(gather_heap, &g);
+	if (g.hidden && la_os_membarrier())
+		la_heaps_foreach(gather_heads, NULL);
 	la_abandoned_collect();
 }
 

@@ -12,7 +12,9 @@ enum la_release_scope {
 	LA_RELEASE_TRIM,      /* every heap's retained empty pages above its
 			       * class's capacity; empty abandoned pages */
 	LA_RELEASE_THREADS,   /* the caller's whole cache (as owner); every heap's
-			       * retained pages and large spans */
+			       * retained pages, large spans and pages with no
+			       * live block (la_heap_reclaim), also of threads
+			       * that are blocked */
 	LA_RELEASE_ALL,       /* and a flush request every thread honours on its
 			       * next allocator call */
 };
