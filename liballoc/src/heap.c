@@ -37,6 +37,15 @@ static inline void heap_lock(la_heap_t *h)
 		sched_yield();
 }
 
+/* Releasers only try: an owner holding its lock is running (no need to
+ * take its pages now), and a lock left held by a thread that did not
+ * survive fork must not hang the child's releases. */
+static inline bool heap_trylock(la_heap_t *h)
+{
+	return !atomic_load_explicit(&h->cache_lock, memory_order_relaxed) &&
+	       !atomic_exchange_explicit(&h->cache_lock, 1, memory_order_acquire);
+}
+
 static inline void heap_unlock(la_heap_t *h)
 {
 	atomic_store_explicit(&h->cache_lock, 0, memory_order_release);
@@ -471,7 +480,8 @@ static size_t take_cache_locked(la_heap_t *h, int keep, bool large_too)
 
 size_t la_heap_take_cache(la_heap_t *h, int keep, bool large_too)
 {
-	heap_lock(h);
+	if (!heap_trylock(h))
+		return 0;
 	size_t bytes = take_cache_locked(h, keep, large_too);
 	heap_unlock(h);
 	return bytes;
@@ -557,9 +567,8 @@ static size_t take_unused(la_page_t *pg)
 size_t la_heap_reclaim(la_heap_t *h, bool hide_heads, bool *hidden)
 {
 	size_t bytes = 0;
-	if (!atomic_load_explicit(&h->attached, memory_order_relaxed))
+	if (!atomic_load_explicit(&h->attached, memory_order_relaxed) || !heap_trylock(h))
 		return 0;
-	heap_lock(h);
 	/* un-fulled pages the owner has not drained: take the unused ones,
 	 * give the others back to the delayed list untouched */
 	la_page_t *pg = atomic_exchange_explicit(&h->delayed, NULL, memory_order_acquire), *nx;
@@ -600,9 +609,8 @@ size_t la_heap_reclaim(la_heap_t *h, bool hide_heads, bool *hidden)
 size_t la_heap_reclaim_heads(la_heap_t *h)
 {
 	size_t bytes = 0;
-	if (!atomic_load_explicit(&h->attached, memory_order_relaxed))
+	if (!atomic_load_explicit(&h->attached, memory_order_relaxed) || !heap_trylock(h))
 		return 0;
-	heap_lock(h);
 	if (!atomic_load_explicit(&h->fast_busy, memory_order_acquire)) {
 		for (unsigned c = 0; c < LA_NCLASSES; c++) {
 			la_page_t *pg = h->queue[c].head;

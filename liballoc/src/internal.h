@@ -295,12 +295,13 @@ extern LA_HIDDEN _Atomic(unsigned) la_flush_epoch;
 LA_HIDDEN void la_request_flush_all(void);
 extern LA_HIDDEN pthread_mutex_t la_heaps_lock;
 LA_HIDDEN void la_heaps_foreach(void (*fn)(la_heap_t *, void *), void *arg);
-/* Monitor side (any thread): give h's retained empty pages beyond keep pages
+/* Releaser side (any thread): give h's retained empty pages beyond keep pages
  * per class (keep < 0: the class's la_tcache_cap) and, if large_too, its
  * cached large spans to the pool. Never touches pages reachable from the
- * owner's fast paths. Returns the bytes moved to the pool. */
+ * owner's fast paths. Like la_heap_reclaim, it skips h (returns 0) while h's
+ * lock is held. Returns the bytes moved to the pool. */
 LA_HIDDEN size_t la_heap_take_cache(la_heap_t *h, int keep, bool large_too);
-/* Releaser side (any thread, heap lock taken inside): take h's pages that
+/* Releaser side (any thread; skipped while h's lock is held): take h's pages that
  * hold no live block and that the owner's malloc fast path cannot reach (the
  * delayed list, queue pages other than direct[] heads, heads of classes above
  * LA_SMALL_MAX). With hide_heads, also point direct[] away from each unused
