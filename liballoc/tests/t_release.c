@@ -10,7 +10,7 @@
 
 #define MB (1024L * 1024)
 #define NWORK 6
-#define SLOTS 600
+#define SLOTS 400
 
 static void *shared[NWORK][SLOTS]; /* blocks handed to the next worker to free */
 static sem_t parked, resume, leave;
@@ -22,7 +22,7 @@ static size_t pick_size(uint64_t *s)
 	case 1: case 2: return 1 + rnd(s) % 1024;
 	case 3: case 4: return 1025 + rnd(s) % (8192 - 1024);
 	case 5: return 8193 + rnd(s) % (64 * 1024 - 8192);
-	case 6: return 64 * 1024 + 1 + rnd(s) % (960 * 1024);
+	case 6: return 64 * 1024 + 1 + rnd(s) % (192 * 1024);
 	default: return 1 + rnd(s) % 300;
 	}
 }
@@ -151,7 +151,8 @@ TEST(counters_equal_the_walk)
 
 /* ---- 32 blocked threads ------------------------------------------------ */
 #define NBLOCKED 32
-#define NHAND 256
+#define NPER (4000 + 400 + 200 + 40 + 2)
+#define NHAND (NPER / 8 + 1)
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int stage, arrived;
@@ -178,43 +179,42 @@ static void main_wait_all(int n, int next)
 	pthread_mutex_unlock(&mu);
 }
 
-static size_t mix_size(uint64_t *s, int i)
-{
-	switch (i % 16) {
-	case 0: return 1025 + rnd(s) % 7168;            /* 64 KiB pages, 1-8 KiB */
-	case 1: return i % 64 == 1 ? 8193 + rnd(s) % (56 << 10) : 600; /* 512 KiB pages */
-	case 2: return i % 256 == 2 ? (65 << 10) + rnd(s) % (448 << 10) : 40; /* large */
-	default: return 16 + rnd(s) % 1009;            /* direct classes */
-	}
-}
+/* Per thread ~2.3 MiB in pages that end up fully carved: 64 B and 1000 B
+ * blocks (direct[] classes, 64 KiB pages), 4000 B (64 KiB pages), 20000 B
+ * (512 KiB pages), 200 KiB (large spans). */
+static const struct { size_t size; int n; } groups[] = {
+	{ 64, 4000 }, { 1000, 400 }, { 4000, 200 }, { 20000, 40 }, { 200 << 10, 2 },
+};
 
 static void *blocked(void *arg)
 {
 	int id = (int)(intptr_t)arg;
 	uint64_t s = 0x2545F4914F6CDD1DULL * (uint64_t)(id + 1);
 	wait_stage(1); /* the live set is measured with every thread created */
-	enum { N = 3000 };
-	static __thread void *b[N];
-	for (int i = 0; i < N; i++) {
-		size_t n = mix_size(&s, i);
-		b[i] = malloc(n);
-		memset(b[i], 0x33, n);
-	}
-	/* a quarter goes to the main thread (freed there: remote frees to a
-	 * sleeping owner), the rest is freed here in random order */
+	static __thread void *b[NPER];
+	int n = 0;
+	for (unsigned g = 0; g < sizeof groups / sizeof groups[0]; g++)
+		for (int k = 0; k < groups[g].n; k++) {
+			b[n] = malloc(groups[g].size);
+			memset(b[n++], 0x33, groups[g].size);
+		}
+	/* every 8th block goes to the main thread, which frees it while this
+	 * thread sleeps (remote frees nobody collects: each page keeps used > 0
+	 * until a release counts them); the rest is freed here in random
+	 * order, leaving each class's head page idle */
 	int h = 0;
-	for (int i = 0; i < N; i++)
-		if (i % 4 == 3 && h < NHAND) {
+	for (int i = 0; i < n; i++)
+		if (i % 8 == 7 && h < NHAND) {
 			handed[id][h++] = b[i];
 			b[i] = NULL;
 		}
-	for (int i = N - 1; i > 0; i--) {
+	for (int i = n - 1; i > 0; i--) {
 		int j = (int)(rnd(&s) % (uint64_t)(i + 1));
 		void *t = b[i];
 		b[i] = b[j];
 		b[j] = t;
 	}
-	for (int i = 0; i < N; i++)
+	for (int i = 0; i < n; i++)
 		free(b[i]);
 	wait_stage(2); /* blocked, holding whatever its heap kept */
 	return NULL;
@@ -234,7 +234,7 @@ static double deadline_s(void)
 	buf[n > 0 ? n : 0] = 0;
 	if (!strstr(buf, "kimigayo") && access("/dev/memnotify", F_OK))
 		return 10.0;
-	return access("/proc/lockdep", F_OK) ? 20.0 : 60.0;
+	return access("/proc/lockdep", F_OK) ? 10.0 : 20.0;
 }
 
 static void blocked_threads_release(struct __test_metadata *_metadata, uint32_t type,
