@@ -67,7 +67,7 @@ LA_API void *malloc(size_t n)
 {
 	la_heap_t *h = la_tl_heap;
 	if (LA_LIKELY(n <= LA_SMALL_MAX)) {
-		/* fast_busy brackets the use of direct[] (heap.c, invariant R):
+		/* fast_busy brackets the use of direct[] (heap.c, README invariant 8):
 		 * a plain store, ordered by the releaser's membarrier() */
 		atomic_store_explicit(&h->fast_busy, 1, memory_order_relaxed);
 		atomic_signal_fence(memory_order_seq_cst);
@@ -76,7 +76,7 @@ LA_API void *malloc(size_t n)
 		if (LA_LIKELY(b != NULL) &&
 		    LA_LIKELY(h->flush_epoch ==
 			      atomic_load_explicit(&la_flush_epoch, memory_order_relaxed))) {
-			/* invariant R: no releaser takes a page under a fast path */
+			/* README invariant 8: no releaser takes a page under a fast path */
 			LA_ASSERT(atomic_load_explicit(&pg->heap, memory_order_relaxed) == h);
 			pg->free = b->next;
 			pg->used++;

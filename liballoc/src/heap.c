@@ -517,7 +517,7 @@ void la_heap_flush(la_heap_t *h)
  * free by the owner lowers used without adding, so equality means every block
  * that was live at the read has come back. Such a page can receive no further
  * free, and the owner reaches it only through a slow path (lock) or, for the
- * page direct[] points at, the malloc fast path. Hence (invariant R):
+ * page direct[] points at, the malloc fast path. Hence (README invariant 8):
  *  - a page with no live block that direct[] does not point at may be taken
  *    by any heap-lock holder (la_heap_reclaim);
  *  - a direct[] head is first hidden: direct[] of its class points at

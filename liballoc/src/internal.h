@@ -62,7 +62,8 @@ enum { LA_PAGE_FREE = 0, LA_PAGE_SMALL = 1, LA_PAGE_LARGE = 2 };
  * of a span carries state; every slice has slice_back = distance to its head.
  *
  * Ownership: a small page (any size class) belongs to at most one heap
- * (field heap). Only that heap's thread touches free/used/capacity/links.
+ * (field heap). Only that heap's thread touches free/used/capacity; links
+ * also a releaser holding the heap's lock (heap.c, README invariant 8).
  * Other threads only push onto thread_free (atomic) and may claim its FULL bit.
  * used = blocks handed out that have not come back to `free`; blocks sitting
  * on thread_free still count as used until the owner collects them. Hence a
