@@ -15,7 +15,7 @@
 extern "C" {
 #endif
 
-#define LA_STATS_VERSION 2
+#define LA_STATS_VERSION 3
 
 /* Size-class tiers used for the per-tier cached-byte counters. */
 enum la_tier {
@@ -61,6 +61,16 @@ struct la_stats {
 	uint64_t monitor_last_latency_ns; /* last event: raised -> memory released */
 	uint64_t decay_released;       /* bytes returned by time decay */
 	uint64_t tcache_cap_sum;       /* sum of per-class thread-cache capacities (adaptive) */
+
+	/* version 3: release accounting */
+	/* of bytes_thread_cached: retained empty pages and cached large spans */
+	uint64_t bytes_thread_retained[LA_TIER_COUNT];
+	/* The running counters releases and the monitor use (no walk). With no
+	 * thread allocating they equal bytes_pool_dirty, bytes_thread_retained
+	 * and bytes_abandoned_cached. */
+	uint64_t counter_pool_dirty;
+	uint64_t counter_thread_retained[LA_TIER_COUNT];
+	uint64_t counter_abandoned_cached[LA_TIER_COUNT];
 };
 
 enum la_monitor_source {
@@ -84,9 +94,11 @@ void la_flush_thread(void);
  * of the global pool to the OS. Returns the bytes released now. */
 size_t la_flush_all(void);
 
-/* Flush the caller and release free global memory until the estimated
- * resident size is <= target_bytes (0: release everything free). Returns the
- * bytes released to the OS. */
+/* Gather the caller's cache and every other thread's free pages (retained
+ * pages, cached large spans, pages with no live block) into the global pool,
+ * then release free memory until the estimated resident size is
+ * <= target_bytes (0: release everything free). Returns the bytes released
+ * to the OS. */
 size_t la_trim(size_t target_bytes);
 
 /* Print la_stats to stderr in one block (no allocation). */

@@ -69,7 +69,7 @@ check "liballoc-stat PID prints a preloaded process's statistics" sh -c \
 	"sh -c 'echo \$\$ > \"$W/pid\"; exec env LD_PRELOAD=\"$P/lib/liballoc.so.1 $P/lib/liballoc-stat.so\" \
 		LIBALLOC_STATS_SIGNAL=USR2 LIBALLOC_STATS_DIR=\"$W\" sleep 5' &
 	 sleep 1; '$P/bin/liballoc-stat' \$(cat '$W/pid') > '$W/stat.txt'; r=\$?; kill \$(cat '$W/pid'); wait
-	 test \$r = 0 && head -1 '$W/stat.txt' | grep -qx 'liballoc_stats_version 2' &&
+	 test \$r = 0 && head -1 '$W/stat.txt' | grep -qx 'liballoc_stats_version 3' &&
 	 grep -q '^bytes_in_use [0-9]*\$' '$W/stat.txt'"
 
 # DKMS against the newest installed Debian headers.

@@ -107,8 +107,9 @@ def main():
                     help="add a 'liballoc-monoff' column (LIBALLOC_MONITOR=off) beside liballoc "
                          "(LIBALLOC_MONITOR=auto, the default) and print their ratio")
     ap.add_argument("--lib", action="append", default=[], metavar="NAME=PATH",
-                    help="an extra LD_PRELOAD column, e.g. another liballoc build "
-                         "(repeatable; name it in --allocs too if --allocs is given)")
+                    help="an extra LD_PRELOAD column, e.g. a liballoc.so built from an older commit, "
+                         "with liballoc's environment (repeatable; name it in --allocs too "
+                         "if --allocs is given)")
     ap.add_argument("--cpu", action="store_true",
                     help="also print CPU time (user + sys) per run, which a loaded machine "
                          "distorts less than wall time")
@@ -127,6 +128,7 @@ def main():
     for spec in args.lib:
         name, _, path = spec.partition("=")
         allocs[name] = os.path.abspath(path)
+        alloc_env[name] = dict(alloc_env["liballoc"])
     if args.monitor_compare:
         allocs["liballoc-monoff"] = allocs["liballoc"]
         alloc_env["liballoc-monoff"] = {"LIBALLOC_MONITOR": "off"}

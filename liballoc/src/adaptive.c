@@ -56,8 +56,8 @@ void la_adaptive_tick(uint64_t now)
 					      memory_order_relaxed);
 		}
 	}
-	if (shrunk)
-		la_react_trim_to_cap();
+	if (shrunk) /* pages above the lowered capacities to the pool */
+		la_release(LA_RELEASE_TRIM, 0, 0);
 }
 
 void la_adaptive_relax(void)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 #include "internal.h"
+#include "release.h"
 #include "vg.h"
 
 /* Force aligned.o (memalign family) into every static link that uses us. */
@@ -50,7 +51,7 @@ void *la_malloc_generic(size_t n, size_t align)
 			return NULL;
 		}
 	}
-	la_heap_honour_flush(h);
+	la_honour_flush(h);
 	if (LA_UNLIKELY(atomic_load_explicit(&la_monitor_pending, memory_order_relaxed)))
 		la_monitor_start_lazy();
 	if (n <= LA_MEDIUM_MAX && align <= LA_ALIGN_MIN)
@@ -68,6 +69,10 @@ LA_API void *malloc(size_t n)
 {
 	la_heap_t *h = la_tl_heap;
 	if (LA_LIKELY(n <= LA_SMALL_MAX)) {
+		/* fast_busy brackets the use of direct[] (heap.c, README invariant 8):
+		 * a plain store, ordered by the releaser's membarrier() */
+		atomic_store_explicit(&h->fast_busy, 1, memory_order_relaxed);
+		atomic_signal_fence(memory_order_seq_cst);
 		la_page_t *pg = h->direct[(n + 7) >> 3];
 		la_block_t *b = pg->free;
 		if (LA_LIKELY(b != NULL) &&
@@ -78,13 +83,16 @@ LA_API void *malloc(size_t n)
 			uintptr_t t = b->link ^ pg->key; /* = next ^ b */
 			if (LA_UNLIKELY((t >> LA_SLICE_SHIFT) != 0) && t != (uintptr_t)b)
 				la_fatal("malloc", "corrupted free list at", b, "(write after free?)");
+			/* README invariant 8: no releaser takes a page under a fast path */
 			LA_ASSERT(pg->slice_count == 1 && atomic_load_explicit(&pg->heap, memory_order_relaxed) == h);
 			pg->free = (la_block_t *)(t ^ (uintptr_t)b);
 			b->link = 0;
 			pg->used++;
+			atomic_store_explicit(&h->fast_busy, 0, memory_order_release);
 			LA_VG_ALLOC(b, pg->block_size);
 			return b;
 		}
+		atomic_store_explicit(&h->fast_busy, 0, memory_order_release);
 	}
 	return la_vg_new(la_malloc_generic(n, 0));
 }
@@ -208,8 +216,10 @@ static inline void free_owned(la_heap_t *h, la_page_t *pg, la_block_t *b)
 	pg->free = b;
 	unsigned used = --pg->used;
 	if (LA_UNLIKELY(pg->qstate == LA_Q_FULL) ||
-	    LA_UNLIKELY(used == 0 && (pg->qstate != LA_Q_HEAD || pg->slice_count != 1)))
+	    LA_UNLIKELY(used == 0 && (pg->qstate != LA_Q_HEAD || pg->slice_count != 1))) {
 		la_heap_free_slow(h, pg);
+		la_honour_flush(h);
+	}
 }
 
 /* The owner frees a block whose first word looks like a link of its page. */
@@ -376,13 +386,11 @@ LA_API void *reallocarray(void *p, size_t nm, size_t sz)
 	return realloc(p, n);
 }
 
+/* Every thread's cache and the pool (pad is ignored: nothing is kept). */
 LA_API int malloc_trim(size_t pad)
 {
-	la_flush_thread();
-	la_abandoned_collect();
-	size_t rel = la_pool_release_free(SIZE_MAX);
 	(void)pad;
-	return rel > 0;
+	return la_release(LA_RELEASE_THREADS, LA_RELEASE_EVERYTHING, 0) > 0;
 }
 
 /* musl-internal and glibc-exported names of the same implementation (thin

@@ -24,15 +24,10 @@ size_t la_decay_tick(uint64_t now)
 	uint64_t cached = la_cached_bytes();
 	if (!cached)
 		return 0;
-	size_t want = cached / 2 > ((size_t)2 << 20) ? cached / 2 : SIZE_MAX;
-	size_t got = la_pool_release_free(want);
-	if (got < want) {
-		/* the pool is drained: take thread caches too (they count as
-		 * unused: no span moved for the whole delay) */
-		la_abandoned_collect();
-		la_react_take_all();
-		got += la_pool_release_free(want == SIZE_MAX ? SIZE_MAX : want - got);
-	}
+	/* the pool first; when it is drained, thread caches too (they count
+	 * as unused: no span moved for the whole delay) */
+	size_t want = cached / 2 > ((size_t)2 << 20) ? cached / 2 : LA_RELEASE_EVERYTHING;
+	size_t got = la_release(LA_RELEASE_THREADS, want, LA_RELEASE_POOL_FIRST);
 	/* our own frees moved spans: do not count them as activity */
 	last_ops = atomic_load_explicit(&la_pool_ops, memory_order_relaxed);
 	atomic_fetch_add_explicit(&la_decay_released, got, memory_order_relaxed);

@@ -1,10 +1,19 @@
 /* Thread heaps (the per-thread cache): per-class page queues, the full list,
  * retained empty pages, delayed pages from remote frees, adoption of abandoned
- * pages, flush, and hand-back at thread exit.
+ * pages, flush, hand-back at thread exit, and reclaim of pages with no live
+ * block by other threads (releases).
  *
  * Invariant: h->direct[g] is the head of h->queue[class(g)] or &la_page_empty,
  * and a page reachable from direct[] is owned by h. Pages leave the queue only
- * in this file, and every such place re-points direct[] first. */
+ * in this file, and every such place re-points direct[] first (or leaves it at
+ * &la_page_empty, which sends the owner to its slow path).
+ *
+ * Heap lock (h->cache_lock): the owner holds it whenever it touches its
+ * queues, full list, delayed list, retained pages or large-span cache, i.e.
+ * in every slow path; its fast paths take no lock. Another thread holding it
+ * may take away retained pages and cached spans, and pages with no live block
+ * (la_heap_reclaim states the protocol). Lock order: la_heaps_lock, heap
+ * lock, la_abandoned_lock, la_pool_lock. */
 #include <sched.h>
 #include "internal.h"
 
@@ -18,20 +27,72 @@ static la_heap_t *heap_chunk;
 static unsigned heap_chunk_left;
 
 _Atomic(uint32_t) la_class_refills[LA_NCLASSES];
+_Atomic(uint64_t) la_thread_retained_bytes[LA_TIER_COUNT];
 _Atomic(int) la_heaps_live;
 
-/* ---- cache lock (see la_heap_t.cache_lock): a spin flag, uncontended in
- * practice (the monitor holds it for a few pointer moves). ---- */
-static inline void cache_lock(la_heap_t *h)
+/* ---- heap lock (la_heap_t.cache_lock): a spin flag, uncontended in
+ * practice (a releaser holds it for a few pointer moves per page). ---- */
+static inline void heap_lock(la_heap_t *h)
 {
 	while (atomic_exchange_explicit(&h->cache_lock, 1, memory_order_acquire))
 		sched_yield();
 }
 
-static inline void cache_unlock(la_heap_t *h)
+/* Releasers only try: an owner holding its lock is running (no need to
+ * take its pages now), and a lock left held by a thread that did not
+ * survive fork must not hang the child's releases. */
+static inline bool heap_trylock(la_heap_t *h)
+{
+	return !atomic_load_explicit(&h->cache_lock, memory_order_relaxed) &&
+	       !atomic_exchange_explicit(&h->cache_lock, 1, memory_order_acquire);
+}
+
+static inline void heap_unlock(la_heap_t *h)
 {
 	atomic_store_explicit(&h->cache_lock, 0, memory_order_release);
 }
+
+#define HEAP_LOCKED(h) LA_ASSERT(atomic_load_explicit(&(h)->cache_lock, memory_order_relaxed))
+
+/* ---- retained-byte accounting (cache lock held): what a retained empty
+ * page or a cached large span counts in la_thread_retained_bytes. A page's
+ * capacity does not change while it is retained. */
+static uint64_t retained_bytes(const la_page_t *pg)
+{
+	return pg->kind == LA_PAGE_LARGE ? pg->block_size
+					 : (uint64_t)pg->capacity * pg->block_size;
+}
+
+static void retained_count(la_heap_t *h, const la_page_t *pg, int sign)
+{
+	unsigned t = pg->kind == LA_PAGE_LARGE ? LA_TIER_LARGE : la_tier_of_size(pg->block_size);
+	int64_t b = sign * (int64_t)retained_bytes(pg);
+	la_count(&la_thread_retained_bytes[t], b);
+	h->retained_bytes += (uint64_t)b;
+}
+
+#ifdef LA_DEBUG
+/* Cache lock held: h's retained lists match its counter. */
+static void retained_check(la_heap_t *h)
+{
+	uint64_t sum = 0;
+	for (unsigned c = 0; c < LA_NCLASSES; c++) {
+		unsigned n = 0;
+		for (la_page_t *pg = h->empty[c]; pg; pg = pg->next, n++) {
+			LA_ASSERT(pg->qstate == LA_Q_EMPTY && pg->cls == c && pg->used == 0);
+			sum += retained_bytes(pg);
+		}
+		LA_ASSERT(n == h->empty_cnt[c]);
+	}
+	for (unsigned i = 0; i < h->large_n; i++) {
+		LA_ASSERT(h->large[i]->qstate == LA_Q_CACHED);
+		sum += retained_bytes(h->large[i]);
+	}
+	LA_ASSERT(sum == h->retained_bytes);
+}
+#else
+static inline void retained_check(la_heap_t *h) { (void)h; }
+#endif
 
 /* ---- page lists (owner only) ---- */
 /* Class queues keep qstate HEAD on their head and NONE elsewhere; the full
@@ -128,14 +189,16 @@ static void page_retire(la_heap_t *h, la_page_t *pg)
 {
 	unsigned c = pg->cls;
 	bool keep = false;
-	cache_lock(h);
+	HEAP_LOCKED(h);
 	if (h->empty_cnt[c] < atomic_load_explicit(&la_tcache_cap[c], memory_order_relaxed)) {
 		pg->next = h->empty[c];
+		pg->qstate = LA_Q_EMPTY;
 		h->empty[c] = pg;
 		h->empty_cnt[c]++;
+		retained_count(h, pg, 1);
 		keep = true;
 	}
-	cache_unlock(h);
+	retained_check(h);
 	if (!keep)
 		page_release(pg);
 }
@@ -188,7 +251,7 @@ static la_page_t *adopt(la_heap_t *h, unsigned cls)
 
 /* Allocation slow path for a size class: find (or make) a page with a free
  * block, make it the queue head and direct[] target, pop a block. */
-void *la_heap_alloc_cls(la_heap_t *h, unsigned cls)
+static void *alloc_cls_locked(la_heap_t *h, unsigned cls)
 {
 	la_pqueue_t *q = &h->queue[cls];
 	la_page_t *pg;
@@ -214,15 +277,11 @@ void *la_heap_alloc_cls(la_heap_t *h, unsigned cls)
 			break;
 		drain_delayed(h);
 	}
-	if (h->empty[cls]) {
-		cache_lock(h);
-		if ((pg = h->empty[cls]) != NULL) {
-			h->empty[cls] = pg->next;
-			h->empty_cnt[cls]--;
-		}
-		cache_unlock(h);
-	} else {
-		pg = NULL;
+	if ((pg = h->empty[cls]) != NULL) {
+		h->empty[cls] = pg->next;
+		h->empty_cnt[cls]--;
+		retained_count(h, pg, -1);
+		pg->qstate = LA_Q_NONE;
 	}
 	if (pg) {
 		if (!pg->free)
@@ -247,6 +306,14 @@ found:
 	set_direct(h, cls);
 	LA_ASSERT(atomic_load_explicit(&pg->heap, memory_order_relaxed) == h); /* invariant 2 */
 	return la_page_pop(pg);
+}
+
+void *la_heap_alloc_cls(la_heap_t *h, unsigned cls)
+{
+	heap_lock(h);
+	void *p = alloc_cls_locked(h, cls);
+	heap_unlock(h);
+	return p;
 }
 
 /* Class cls's 512 KiB head page just emptied: remember it; if more than
@@ -275,7 +342,7 @@ static void idle_head(la_heap_t *h, unsigned cls)
 
 /* Owner free slow path, after the block went onto pg->free: the page was on
  * the full list, or it just became empty. */
-void la_heap_free_slow(la_heap_t *h, la_page_t *pg)
+static void free_slow_locked(la_heap_t *h, la_page_t *pg)
 {
 	la_pqueue_t *q = &h->queue[pg->cls];
 	if (pg->qstate == LA_Q_FULL) {
@@ -290,7 +357,13 @@ void la_heap_free_slow(la_heap_t *h, la_page_t *pg)
 	} else if (pg->used == 0 && pg->slice_count != 1) {
 		idle_head(h, pg->cls);
 	}
-	la_heap_honour_flush(h);
+}
+
+void la_heap_free_slow(la_heap_t *h, la_page_t *pg)
+{
+	heap_lock(h);
+	free_slow_locked(h, pg);
+	heap_unlock(h);
 }
 
 /* ---- large span cache: freed large spans this thread may reuse without the
@@ -305,6 +378,7 @@ static la_page_t *large_pop_oldest(la_heap_t *h)
 		h->large[i - 1] = h->large[i];
 	h->large_n--;
 	h->large_bytes -= pg->block_size;
+	retained_count(h, pg, -1);
 	pg->qstate = LA_Q_NONE;
 	return pg;
 }
@@ -315,14 +389,16 @@ bool la_heap_large_put(la_heap_t *h, la_page_t *pg)
 		return false;
 	la_page_t *drop[LA_LARGE_CACHE_N];
 	unsigned nd = 0;
-	cache_lock(h);
+	heap_lock(h);
 	while (h->large_n && (h->large_n == LA_LARGE_CACHE_N ||
 			      h->large_bytes + pg->block_size > la_opt.large_cache))
 		drop[nd++] = large_pop_oldest(h);
 	pg->qstate = LA_Q_CACHED;
 	h->large[h->large_n++] = pg;
 	h->large_bytes += pg->block_size;
-	cache_unlock(h);
+	retained_count(h, pg, 1);
+	retained_check(h);
+	heap_unlock(h);
 	while (nd)
 		la_span_free(drop[--nd]);
 	return true;
@@ -333,7 +409,7 @@ la_page_t *la_heap_large_get(la_heap_t *h, unsigned slices)
 {
 	if (!h->large_n)
 		return NULL;
-	cache_lock(h);
+	heap_lock(h);
 	for (unsigned i = h->large_n; i-- > 0;) {
 		la_page_t *pg = h->large[i];
 		if (pg->slice_count >= slices && pg->slice_count <= slices + slices / 4) {
@@ -341,12 +417,13 @@ la_page_t *la_heap_large_get(la_heap_t *h, unsigned slices)
 				h->large[k - 1] = h->large[k];
 			h->large_n--;
 			h->large_bytes -= pg->block_size;
+			retained_count(h, pg, -1);
 			pg->qstate = LA_Q_NONE;
-			cache_unlock(h);
+			heap_unlock(h);
 			return pg;
 		}
 	}
-	cache_unlock(h);
+	heap_unlock(h);
 	return NULL;
 }
 
@@ -358,6 +435,8 @@ static la_page_t *empty_take(la_heap_t *h, unsigned c, unsigned keep)
 		la_page_t *pg = h->empty[c];
 		h->empty[c] = pg->next;
 		h->empty_cnt[c]--;
+		retained_count(h, pg, -1);
+		pg->qstate = LA_Q_NONE;
 		pg->next = list;
 		list = pg;
 	}
@@ -376,30 +455,34 @@ static size_t release_list(la_page_t *pg)
 	return bytes;
 }
 
-size_t la_heap_take_cache(la_heap_t *h, int keep, bool large_too)
+/* Heap lock held: retained empties above keep per class (keep < 0: the
+ * class's capacity) and, if large_too, every cached large span, to the pool. */
+static size_t take_cache_locked(la_heap_t *h, int keep, bool large_too)
 {
 	size_t bytes = 0;
+	HEAP_LOCKED(h);
 	for (unsigned c = 0; c < LA_NCLASSES; c++) {
-		if (!__atomic_load_n(&h->empty_cnt[c], __ATOMIC_RELAXED))
+		if (!h->empty_cnt[c])
 			continue;
 		unsigned k = keep < 0 ? atomic_load_explicit(&la_tcache_cap[c], memory_order_relaxed)
 				      : (unsigned)keep;
-		cache_lock(h);
-		la_page_t *list = empty_take(h, c, k);
-		cache_unlock(h);
-		bytes += release_list(list);
+		bytes += release_list(empty_take(h, c, k));
 	}
-	if (large_too) {
-		for (;;) {
-			cache_lock(h);
-			la_page_t *pg = h->large_n ? large_pop_oldest(h) : NULL;
-			cache_unlock(h);
-			if (!pg)
-				break;
-			bytes += pg->block_size;
-			la_span_free(pg);
-		}
+	while (large_too && h->large_n) {
+		la_page_t *pg = large_pop_oldest(h);
+		bytes += pg->block_size;
+		la_span_free(pg);
 	}
+	retained_check(h);
+	return bytes;
+}
+
+size_t la_heap_take_cache(la_heap_t *h, int keep, bool large_too)
+{
+	if (!heap_trylock(h))
+		return 0;
+	size_t bytes = take_cache_locked(h, keep, large_too);
+	heap_unlock(h);
 	return bytes;
 }
 
@@ -407,8 +490,9 @@ size_t la_heap_take_cache(la_heap_t *h, int keep, bool large_too)
  * blocks have all come back. Pages with live blocks stay. */
 void la_heap_flush(la_heap_t *h)
 {
+	heap_lock(h);
 	drain_delayed(h);
-	la_heap_take_cache(h, 0, true);
+	take_cache_locked(h, 0, true);
 	for (unsigned c = 0; c < LA_NCLASSES; c++) {
 		la_page_t *pg = h->queue[c].head, *nx;
 		for (; pg; pg = nx) {
@@ -421,16 +505,122 @@ void la_heap_flush(la_heap_t *h)
 		}
 		set_direct(h, c);
 	}
+	heap_unlock(h);
 }
 
-void la_heap_honour_flush(la_heap_t *h)
+/* ---- reclaim by another thread --------------------------------------------
+ * A page has no live block iff used equals the blocks waiting on its
+ * thread_free (blocks there still count in used). With h's heap lock held,
+ * reading used (acquire) and then counting thread_free proves it: remote
+ * frees only add to thread_free, only a lock holder collects, and a local
+ * free by the owner lowers used without adding, so equality means every block
+ * that was live at the read has come back. Such a page can receive no further
+ * free, and the owner reaches it only through a slow path (lock) or, for the
+ * page direct[] points at, the malloc fast path. Hence (README invariant 8):
+ *  - a page with no live block that direct[] does not point at may be taken
+ *    by any heap-lock holder (la_heap_reclaim);
+ *  - a direct[] head is first hidden: direct[] of its class points at
+ *    la_page_empty; then membarrier() orders that store against the owner's
+ *    fast_busy store (the malloc fast path sets fast_busy before reading
+ *    direct[] and clears it, release, after its pop), so afterwards either
+ *    the owner is seen inside its fast path (fast_busy) or every later fast
+ *    path of it reads la_page_empty and goes to the slow path, which waits
+ *    for the lock (la_heap_reclaim_heads). */
+static bool page_unused(la_page_t *pg)
 {
-	unsigned e = atomic_load_explicit(&la_flush_epoch, memory_order_relaxed);
-	if (LA_LIKELY(h->flush_epoch == e) || h == &la_heap_empty)
-		return;
-	h->flush_epoch = e;
-	la_heap_flush(h);
-	la_pool_release_free(SIZE_MAX);
+	unsigned used = __atomic_load_n(&pg->used, __ATOMIC_ACQUIRE);
+	return used == la_page_remote_count(pg);
+}
+
+static bool direct_class(unsigned c)
+{
+	return la_class_size[c] <= LA_SMALL_MAX;
+}
+
+static bool direct_hidden(la_heap_t *h, unsigned c)
+{
+	unsigned lo = c ? la_class_size[c - 1] / 8 + 1 : 0, hi = la_class_size[c] / 8;
+	for (unsigned g = lo; g <= hi; g++)
+		if (h->direct[g] != &la_page_empty)
+			return false;
+	return true;
+}
+
+static void direct_hide(la_heap_t *h, unsigned c)
+{
+	unsigned lo = c ? la_class_size[c - 1] / 8 + 1 : 0, hi = la_class_size[c] / 8;
+	for (unsigned g = lo; g <= hi; g++)
+		__atomic_store_n(&h->direct[g], &la_page_empty, __ATOMIC_RELAXED);
+}
+
+/* Lock held; pg is on no list and has no live block. */
+static size_t take_unused(la_page_t *pg)
+{
+	LA_ASSERT(page_unused(pg) && pg->kind == LA_PAGE_SMALL);
+	size_t bytes = (size_t)pg->slice_count << LA_SLICE_SHIFT;
+	atomic_store_explicit(&pg->thread_free, 0, memory_order_relaxed);
+	page_release(pg);
+	return bytes;
+}
+
+size_t la_heap_reclaim(la_heap_t *h, bool hide_heads, bool *hidden)
+{
+	size_t bytes = 0;
+	if (!atomic_load_explicit(&h->attached, memory_order_relaxed) || !heap_trylock(h))
+		return 0;
+	/* un-fulled pages the owner has not drained: take the unused ones,
+	 * give the others back to the delayed list untouched */
+	la_page_t *pg = atomic_exchange_explicit(&h->delayed, NULL, memory_order_acquire), *nx;
+	for (; pg; pg = nx) {
+		nx = *la_page_delayed_link(pg);
+		if (page_unused(pg)) {
+			full_remove(h, pg);
+			bytes += take_unused(pg);
+			continue;
+		}
+		la_page_t *d = atomic_load_explicit(&h->delayed, memory_order_relaxed);
+		do {
+			*la_page_delayed_link(pg) = d;
+		} while (!atomic_compare_exchange_weak_explicit(&h->delayed, &d, pg,
+								 memory_order_release,
+								 memory_order_relaxed));
+	}
+	for (unsigned c = 0; c < LA_NCLASSES; c++) {
+		for (pg = h->queue[c].head; pg; pg = nx) {
+			nx = pg->next;
+			if (pg == h->queue[c].head && direct_class(c)) {
+				if (hide_heads && page_unused(pg)) {
+					direct_hide(h, c);
+					*hidden = true;
+				}
+				continue;
+			}
+			if (page_unused(pg)) {
+				q_remove(&h->queue[c], pg);
+				bytes += take_unused(pg);
+			}
+		}
+	}
+	heap_unlock(h);
+	return bytes;
+}
+
+size_t la_heap_reclaim_heads(la_heap_t *h)
+{
+	size_t bytes = 0;
+	if (!atomic_load_explicit(&h->attached, memory_order_relaxed) || !heap_trylock(h))
+		return 0;
+	if (!atomic_load_explicit(&h->fast_busy, memory_order_acquire)) {
+		for (unsigned c = 0; c < LA_NCLASSES; c++) {
+			la_page_t *pg = h->queue[c].head;
+			if (!pg || !direct_class(c) || !direct_hidden(h, c) || !page_unused(pg))
+				continue;
+			q_remove(&h->queue[c], pg);
+			bytes += take_unused(pg);
+		}
+	}
+	heap_unlock(h);
+	return bytes;
 }
 
 void la_request_flush_all(void)
@@ -467,6 +657,7 @@ la_heap_t *la_heap_attach(void)
 		h->empty[c] = NULL;
 		h->empty_cnt[c] = 0;
 	}
+	LA_ASSERT(h->retained_bytes == 0);
 	h->full.head = h->full.tail = NULL;
 	h->idle_n = 0;
 	h->large_n = 0;
@@ -494,10 +685,11 @@ static void abandon_page(la_page_t *pg)
  * to h->delayed; wait for each of them so no later push can reach a reused h. */
 void la_heap_detach(la_heap_t *h)
 {
+	heap_lock(h);
 	for (unsigned g = 0; g < LA_DIRECT; g++)
 		h->direct[g] = &la_page_empty;
 	drain_delayed(h);
-	la_heap_take_cache(h, 0, true);
+	take_cache_locked(h, 0, true);
 	for (unsigned c = 0; c < LA_NCLASSES; c++) {
 		la_page_t *pg;
 		while ((pg = h->queue[c].head) != NULL) {
@@ -529,6 +721,7 @@ void la_heap_detach(la_heap_t *h)
 			pending--;
 		}
 	}
+	heap_unlock(h);
 	pthread_mutex_lock(&la_heaps_lock);
 	atomic_store_explicit(&h->attached, 0, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&la_heaps_live, 1, memory_order_relaxed);
@@ -545,19 +738,20 @@ void la_heaps_foreach(void (*fn)(la_heap_t *, void *), void *arg)
 	pthread_mutex_unlock(&la_heaps_lock);
 }
 
-/* fork: with la_heaps_lock held, take every heap's cache lock (registry
- * order) so no thread is inside a cache-list edit at fork; the child finds
- * them all free. Cache locks are leaves: their holders take no other lock. */
+/* fork: with la_heaps_lock held, take every heap's lock (registry order)
+ * so no thread is inside a slow path or a release at fork; the child finds
+ * them all free. A heap lock's holder may take the abandoned and pool locks
+ * (after it in the order), never la_heaps_lock, so this cannot deadlock. */
 void la_heaps_fork_prepare(void)
 {
 	for (la_heap_t *h = heap_all; h; h = h->all_next)
-		cache_lock(h);
+		heap_lock(h);
 }
 
 void la_heaps_fork_parent(void)
 {
 	for (la_heap_t *h = heap_all; h; h = h->all_next)
-		cache_unlock(h);
+		heap_unlock(h);
 }
 
 /* Child: only the forking thread exists; the other threads' heaps stay
@@ -565,6 +759,6 @@ void la_heaps_fork_parent(void)
 void la_heaps_fork_child(void)
 {
 	for (la_heap_t *h = heap_all; h; h = h->all_next)
-		cache_unlock(h);
+		heap_unlock(h);
 	atomic_store_explicit(&la_heaps_live, la_tl_heap != &la_heap_empty, memory_order_relaxed);
 }

@@ -65,7 +65,8 @@ enum { LA_PAGE_FREE = 0, LA_PAGE_SMALL = 1, LA_PAGE_LARGE = 2 };
  * of a span carries state; every slice has slice_back = distance to its head.
  *
  * Ownership: a small page (any size class) belongs to at most one heap
- * (field heap). Only that heap's thread touches free/used/capacity/links.
+ * (field heap). Only that heap's thread touches free/used/capacity; links
+ * also a releaser holding the heap's lock (heap.c, README invariant 8).
  * Other threads only push onto thread_free (atomic) and may claim its FULL bit.
  * used = blocks handed out that have not come back to `free`; blocks sitting
  * on thread_free still count as used until the owner collects them. Hence a
@@ -98,7 +99,8 @@ typedef struct la_page {
 
 /* qstate: where the owner keeps the page. The free fast path leaves the page
  * alone unless it is FULL, or became empty while not the queue HEAD. */
-enum { LA_Q_NONE = 0, LA_Q_HEAD = 1, LA_Q_FULL = 2, LA_Q_CACHED = 3 /* large, in a heap's cache */ };
+enum { LA_Q_NONE = 0, LA_Q_HEAD = 1, LA_Q_FULL = 2, LA_Q_CACHED = 3 /* large, in a heap's cache */,
+       LA_Q_EMPTY = 4 /* small, on a heap's retained-empty list */ };
 #define LA_TF_FULL ((uintptr_t)1)
 
 enum { LA_SEG_NORMAL = 1, LA_SEG_HUGE = 2 };
@@ -118,6 +120,7 @@ typedef struct la_segment {
 	/* normal only, under the pool lock */
 	uint64_t free_mask;          /* free slices */
 	uint64_t dirty_mask;         /* free slices possibly resident (not madvised) */
+	uint64_t releasing_mask;     /* slices being madvised with no lock held */
 	uint64_t lazy_mask;          /* dirty slices given MADV_FREE since last taken */
 	struct la_segment *next, *prev;
 	la_page_t pages[LA_SLICES];
@@ -252,6 +255,9 @@ typedef struct la_pqueue { la_page_t *head, *tail; } la_pqueue_t;
 typedef struct la_heap {
 	la_page_t *direct[LA_DIRECT];
 	unsigned flush_epoch;                /* last honoured la_flush_epoch */
+	/* 1 while the owner is inside the malloc fast path (it reads direct[]
+	 * and pops from that page): see la_heap_reclaim_heads. */
+	_Atomic(int) fast_busy;
 	la_pqueue_t queue[LA_NCLASSES];      /* pages with free blocks; head = current */
 	la_pqueue_t full;                    /* pages found full (LA_TF_FULL set) */
 	la_page_t *empty[LA_NCLASSES];       /* retained empty pages (thread cache) */
@@ -260,14 +266,16 @@ typedef struct la_heap {
 	la_page_t *large[LA_LARGE_CACHE_N];   /* recently freed large spans, oldest first */
 	unsigned large_n;
 	size_t large_bytes;
+	uint64_t retained_bytes;             /* this heap's part of la_thread_retained_bytes */
 	uint8_t idle_heads[LA_IDLE_HEADS];   /* FIFO of classes whose 512 KiB head page emptied */
 	unsigned idle_n;
 	struct la_heap *next_free;           /* heap pool link (pool lock) */
 	struct la_heap *all_next;            /* registry of every heap ever made */
 	_Atomic(int) attached;               /* 1 while a thread owns it */
-	/* Guards empty[]/empty_cnt[] and large[]/large_n/large_bytes between
-	 * the owner (slow paths only) and the monitor, which may take cached
-	 * pages away. Held only to relink lists, never across an OS call. */
+	/* The heap lock: held by the owner in every slow path (queues, full and
+	 * delayed lists, empty[], large[]) and by a releaser taking pages away
+	 * (heap.c states the protocol). Never held across an OS call other
+	 * than mapping a new segment. */
 	_Atomic(int) cache_lock;
 } la_heap_t;
 
@@ -293,7 +301,7 @@ static inline unsigned la_tier_of_size(size_t bsize)
 	return bsize <= LA_SMALL_MAX ? LA_TIER_SMALL : LA_TIER_MEDIUM;
 }
 
-/* ---- options (options.c) ----------------------------------------------- */
+/* ---- options (options.c: one table row per LIBALLOC_* variable) ---------- */
 typedef struct la_options {
 	size_t large_max;       /* LIBALLOC_HUGE_THRESHOLD */
 	unsigned tcache_pages;  /* LIBALLOC_TCACHE_PAGES */
@@ -321,6 +329,10 @@ LA_HIDDEN void la_os_decommit(void *p, size_t size);        /* MADV_DONTNEED */
 LA_HIDDEN void la_os_lazyfree(void *p, size_t size);        /* MADV_FREE */
 LA_HIDDEN void *la_os_remap(void *p, size_t old, size_t new_size, int may_move, void *fixed);
 LA_HIDDEN size_t la_os_page_size(void);
+/* membarrier(PRIVATE_EXPEDITED): every running thread of the process has
+ * executed a full memory barrier when it returns true; false if the kernel
+ * (or valgrind) does not offer it. */
+LA_HIDDEN bool la_os_membarrier(void);
 extern LA_HIDDEN _Atomic(uint64_t) la_cnt_mmap, la_cnt_munmap, la_cnt_madvise, la_cnt_mremap;
 extern LA_HIDDEN _Atomic(uint64_t) la_bytes_mapped;
 
@@ -335,7 +347,7 @@ LA_HIDDEN la_page_t *la_span_alloc(unsigned slices, uint8_t kind, uint32_t block
 LA_HIDDEN void la_span_free(la_page_t *pg);
 LA_HIDDEN bool la_span_grow(la_page_t *pg, unsigned slices); /* in place */
 LA_HIDDEN void la_span_shrink(la_page_t *pg, unsigned slices);
-LA_HIDDEN size_t la_pool_release_free(size_t max_bytes); /* issue-5 entry point */
+LA_HIDDEN size_t la_pool_release_free(size_t max_bytes); /* release.c's pool scope */
 /* Lazy free (segment.c): in a program with no monitor thread, pool slices
  * get MADV_FREE when the dirty pool holds LA_LAZY_MIN and three quarters
  * of what liballoc maps and grew by LA_LAZY_BATCH since the last pass; the kernel may take them under
@@ -351,11 +363,30 @@ extern LA_HIDDEN _Atomic(uint64_t) la_bytes_huge;
 /* walk all normal segments under the pool lock (stats) */
 LA_HIDDEN void la_segments_foreach(void (*fn)(la_segment_t *, void *), void *arg);
 
+/* ---- cached-byte counters ----------------------------------------------
+ * Kept where the bytes change, so nobody walks the heap to learn them
+ * (release.c sums them for the monitor; la_stats reports them beside its walk,
+ * and they equal the walk's figures whenever no thread is allocating):
+ *  pool dirty: free slices possibly resident (segment.c, under the pool lock);
+ *  thread retained, per tier: carved bytes of retained empty pages plus cached
+ *    large spans of every heap (heap.c, under the heap's cache lock);
+ *  abandoned cached, per tier: free carved blocks of abandoned pages
+ *    (capacity - used) * block size (page.c, under the abandoned lock). */
+extern LA_HIDDEN _Atomic(uint64_t) la_pool_dirty_bytes;
+extern LA_HIDDEN _Atomic(uint64_t) la_thread_retained_bytes[LA_TIER_COUNT];
+extern LA_HIDDEN _Atomic(uint64_t) la_abandoned_cached_bytes[LA_TIER_COUNT];
+static inline void la_count(_Atomic(uint64_t) *c, int64_t delta)
+{
+	atomic_fetch_add_explicit(c, (uint64_t)delta, memory_order_relaxed);
+}
+
 /* ---- pages (page.c) ---------------------------------------------------- */
 LA_HIDDEN void la_classes_init(void);
 LA_HIDDEN void la_page_extend(la_page_t *pg);              /* owner */
 LA_HIDDEN void la_page_collect(la_page_t *pg);             /* owner */
 LA_HIDDEN void la_page_remote_free(la_page_t *pg, la_block_t *b, const char *who);
+/* Blocks waiting on pg's thread_free; caller excludes collectors (heap lock). */
+LA_HIDDEN unsigned la_page_remote_count(la_page_t *pg);
 LA_HIDDEN la_block_t *la_page_pop(la_page_t *pg);          /* owner, pg->free != NULL */
 /* Owner (or abandoned-list lock holder): b's first word looked like a link;
  * abort ("<who>(): <what> <b>") if b is on pg's free or remote-free list,
@@ -382,9 +413,8 @@ LA_HIDDEN void la_heap_free_slow(la_heap_t *h, la_page_t *pg); /* owner, after p
 LA_HIDDEN void la_heap_flush(la_heap_t *h);
 LA_HIDDEN bool la_heap_large_put(la_heap_t *h, la_page_t *pg);  /* owner */
 LA_HIDDEN la_page_t *la_heap_large_get(la_heap_t *h, unsigned slices);
-LA_HIDDEN void la_heap_honour_flush(la_heap_t *h);
 extern LA_HIDDEN _Atomic(unsigned) la_flush_epoch;
-LA_HIDDEN void la_request_flush_all(void);               /* issue-5 entry point */
+LA_HIDDEN void la_request_flush_all(void);
 extern LA_HIDDEN pthread_mutex_t la_heaps_lock;
 LA_HIDDEN void la_heaps_foreach(void (*fn)(la_heap_t *, void *), void *arg);
 /* Heaps attached to a live thread: how many application threads allocate. */
@@ -393,11 +423,21 @@ extern LA_HIDDEN _Atomic(int) la_heaps_live;
 LA_HIDDEN void la_heaps_fork_prepare(void);
 LA_HIDDEN void la_heaps_fork_parent(void);
 LA_HIDDEN void la_heaps_fork_child(void);
-/* Monitor side (any thread): give h's retained empty pages beyond keep pages
+/* Releaser side (any thread): give h's retained empty pages beyond keep pages
  * per class (keep < 0: the class's la_tcache_cap) and, if large_too, its
  * cached large spans to the pool. Never touches pages reachable from the
- * owner's fast paths. Returns the bytes moved to the pool. */
+ * owner's fast paths. Like la_heap_reclaim, it skips h (returns 0) while h's
+ * lock is held. Returns the bytes moved to the pool. */
 LA_HIDDEN size_t la_heap_take_cache(la_heap_t *h, int keep, bool large_too);
+/* Releaser side (any thread; skipped while h's lock is held): take h's pages that
+ * hold no live block and that the owner's malloc fast path cannot reach (the
+ * delayed list, queue pages other than direct[] heads, heads of classes above
+ * LA_SMALL_MAX). With hide_heads, also point direct[] away from each unused
+ * direct[] head and set *hidden; after la_os_membarrier(),
+ * la_heap_reclaim_heads(h) takes those heads if the owner is not inside its
+ * fast path. Both return the bytes moved to the pool. */
+LA_HIDDEN size_t la_heap_reclaim(la_heap_t *h, bool hide_heads, bool *hidden);
+LA_HIDDEN size_t la_heap_reclaim_heads(la_heap_t *h);
 /* Count of pages taken from the pool per class by the allocation slow path
  * (adaptive sizing reads it). */
 extern LA_HIDDEN _Atomic(uint32_t) la_class_refills[LA_NCLASSES];
@@ -439,6 +479,6 @@ LA_HIDDEN char *la_fmt_u64(char *p, uint64_t v);
 /* ---- generic alloc entry (alloc.c) ---------------------------------------- */
 LA_HIDDEN void *la_malloc_generic(size_t n, size_t align);
 LA_HIDDEN size_t la_usable_size(const void *p);
-LA_HIDDEN size_t la_release_bytes(size_t n);             /* issue-5 entry point */
+LA_HIDDEN size_t la_release_bytes(size_t n);             /* release.c */
 
 #endif

@@ -7,18 +7,7 @@
 
 extern char **environ;
 
-la_options_t la_opt = {
-	.large_max = LA_LARGE_MAX_DEFAULT,
-	.tcache_pages = 1,
-	.show_stats = 0,
-	.large_cache = (size_t)4 << 20,
-	.monitor = LA_MODE_AUTO,
-	.uring = 1,
-	.verbose = 0,
-	.decay_ms = 5000,
-	.adaptive = 1,
-};
-
+la_options_t la_opt;
 _Atomic(uint16_t) la_tcache_cap[LA_NCLASSES];
 
 void la_write_err(const char *s)
@@ -33,6 +22,7 @@ void la_write_err(const char *s)
 	}
 }
 
+
 static const char *env_lookup(const char *name)
 {
 	size_t len = strlen(name);
@@ -44,30 +34,123 @@ static const char *env_lookup(const char *name)
 	return NULL;
 }
 
-/* Parse a decimal size with optional k/m/g suffix (powers of 1024). */
-static bool parse_size(const char *s, size_t *out)
+/* ---- parsers: text -> value, false if malformed ---- */
+
+/* Decimal, no sign, no suffix. */
+static bool parse_uint(const char *s, uint64_t *out)
 {
-	size_t v = 0;
+	uint64_t v = 0;
 	if (!*s)
 		return false;
 	for (; *s >= '0' && *s <= '9'; s++) {
-		if (v > (SIZE_MAX - 9) / 10)
+		if (v > (UINT64_MAX - 9) / 10)
 			return false;
-		v = v * 10 + (size_t)(*s - '0');
+		v = v * 10 + (uint64_t)(*s - '0');
 	}
+	*out = v;
+	return !*s;
+}
+
+/* Decimal with an optional k/m/g suffix (powers of 1024). */
+static bool parse_size(const char *s, uint64_t *out)
+{
+	char num[24];
+	size_t n = strlen(s);
 	unsigned shift = 0;
-	if (*s == 'k' || *s == 'K')
-		shift = 10, s++;
-	else if (*s == 'm' || *s == 'M')
-		shift = 20, s++;
-	else if (*s == 'g' || *s == 'G')
-		shift = 30, s++;
-	if (*s)
+	if (n && (s[n - 1] == 'k' || s[n - 1] == 'K'))
+		shift = 10;
+	else if (n && (s[n - 1] == 'm' || s[n - 1] == 'M'))
+		shift = 20;
+	else if (n && (s[n - 1] == 'g' || s[n - 1] == 'G'))
+		shift = 30;
+	if (shift)
+		n--;
+	if (!n || n >= sizeof num)
 		return false;
-	if (shift && v > (SIZE_MAX >> shift))
+	memcpy(num, s, n);
+	num[n] = 0;
+	uint64_t v;
+	if (!parse_uint(num, &v) || v > (UINT64_MAX >> shift))
 		return false;
 	*out = v << shift;
 	return true;
+}
+
+/* Milliseconds, or -1 (stored as UINT64_MAX) for "never". */
+static bool parse_ms(const char *s, uint64_t *out)
+{
+	if (!strcmp(s, "-1")) {
+		*out = UINT64_MAX;
+		return true;
+	}
+	return parse_uint(s, out);
+}
+
+static const char *const monitor_modes[] = { "off", "auto", "memnotify", "psi" };
+
+static bool parse_mode(const char *s, uint64_t *out)
+{
+	for (uint64_t m = 0; m < sizeof monitor_modes / sizeof monitor_modes[0]; m++)
+		if (!strcmp(s, monitor_modes[m])) {
+			*out = m;
+			return true;
+		}
+	return false;
+}
+
+/* ---- the options: one row each (README.md's configuration table is this
+ * table). A value is accepted if it parses and lies in [lo, hi]; parse_ms's
+ * -1 is accepted besides the range. ---- */
+struct la_option {
+	const char *name;
+	const char *def;      /* default, as it would be written in the environment */
+	uint64_t lo, hi;
+	bool (*parse)(const char *s, uint64_t *out);
+	size_t off, width;    /* field of la_opt */
+	const char *help;
+};
+
+#define FIELD(f) offsetof(la_options_t, f), sizeof(((la_options_t *)0)->f)
+static const struct la_option options[] = {
+	{ "LIBALLOC_TCACHE_PAGES", "1", 0, 1000, parse_uint, FIELD(tcache_pages),
+	  "empty 64 KiB pages a thread keeps per size class; classes on 512 KiB pages keep none" },
+	{ "LIBALLOC_HUGE_THRESHOLD", "2M", LA_MEDIUM_MAX, LA_LARGE_MAX_LIMIT, parse_size,
+	  FIELD(large_max), "sizes above go directly to mmap" },
+	{ "LIBALLOC_LARGE_CACHE", "4M", 0, (uint64_t)1 << 30, parse_size, FIELD(large_cache),
+	  "bytes of freed large spans (at most 8) a thread keeps for reuse without the pool lock" },
+	{ "LIBALLOC_MONITOR", "auto", LA_MODE_OFF, LA_MODE_PSI, parse_mode, FIELD(monitor),
+	  "event source of the memory-pressure monitor: off, auto, memnotify or psi" },
+	{ "LIBALLOC_DECAY_MS", "5000", 0, 3600000, parse_ms, FIELD(decay_ms),
+	  "quiet time after which cached memory is returned gradually; -1 disables" },
+	{ "LIBALLOC_ADAPTIVE", "1", 0, 1, parse_uint, FIELD(adaptive),
+	  "1: the monitor adapts per-class thread-cache capacity to refill rates" },
+	{ "LIBALLOC_URING", "1", 0, 1, parse_uint, FIELD(uring),
+	  "0: the monitor waits with poll(2) instead of io_uring" },
+	{ "LIBALLOC_VERBOSE", "0", 0, 1, parse_uint, FIELD(verbose),
+	  "1: the monitor logs its source and each event to stderr" },
+	{ "LIBALLOC_SHOW_STATS", "0", 0, 1, parse_uint, FIELD(show_stats),
+	  "1: print la_stats to stderr at exit" },
+};
+#undef FIELD
+
+static bool option_value(const struct la_option *o, const char *s, uint64_t *v)
+{
+	if (!o->parse(s, v))
+		return false;
+	return (o->parse == parse_ms && *v == UINT64_MAX) || (*v >= o->lo && *v <= o->hi);
+}
+
+/* Store v into the option's field (integer of 4 or 8 bytes; -1 for
+ * parse_ms's UINT64_MAX). */
+static void option_store(const struct la_option *o, uint64_t v)
+{
+	char *f = (char *)&la_opt + o->off;
+	if (o->width == sizeof(uint64_t)) {
+		memcpy(f, &v, sizeof v);
+	} else {
+		uint32_t w = (uint32_t)v;
+		memcpy(f, &w, sizeof w);
+	}
 }
 
 static void warn_bad(const char *name, const char *val)
@@ -79,68 +162,23 @@ static void warn_bad(const char *name, const char *val)
 	la_write_err("', keeping the default\n");
 }
 
-/* Read NAME into *out if set and within [lo, hi]. */
-static void opt_size(const char *name, size_t lo, size_t hi, size_t *out)
-{
-	const char *v = env_lookup(name);
-	size_t x;
-	if (!v)
-		return;
-	if (!parse_size(v, &x) || x < lo || x > hi)
-		warn_bad(name, v);
-	else
-		*out = x;
-}
-
 void la_options_init(void)
 {
-	size_t x;
-
-	x = la_opt.large_max;
-	opt_size("LIBALLOC_HUGE_THRESHOLD", LA_MEDIUM_MAX, LA_LARGE_MAX_LIMIT, &x);
-	la_opt.large_max = x;
-
-	x = la_opt.tcache_pages;
-	opt_size("LIBALLOC_TCACHE_PAGES", 0, 1000, &x);
-	la_opt.tcache_pages = (unsigned)x;
-
-	x = la_opt.large_cache;
-	opt_size("LIBALLOC_LARGE_CACHE", 0, (size_t)1 << 30, &x);
-	la_opt.large_cache = x;
-
-	const char *v = env_lookup("LIBALLOC_MONITOR");
-	if (v) {
-		static const char *const modes[] = { "off", "auto", "memnotify", "psi" };
-		unsigned m = 0;
-		while (m < 4 && strcmp(v, modes[m]))
-			m++;
-		if (m < 4)
-			la_opt.monitor = (int)m;
+	for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
+		const struct la_option *o = &options[i];
+		uint64_t v;
+		bool ok = option_value(o, o->def, &v);
+		LA_ASSERT(ok);
+		(void)ok;
+		option_store(o, v);
+		const char *e = env_lookup(o->name);
+		if (!e)
+			continue;
+		if (option_value(o, e, &v))
+			option_store(o, v);
 		else
-			warn_bad("LIBALLOC_MONITOR", v);
+			warn_bad(o->name, e);
 	}
-	v = env_lookup("LIBALLOC_DECAY_MS");
-	if (v) {
-		if (!strcmp(v, "-1"))
-			la_opt.decay_ms = -1;
-		else if (parse_size(v, &x) && x <= 3600000)
-			la_opt.decay_ms = (long)x;
-		else
-			warn_bad("LIBALLOC_DECAY_MS", v);
-	}
-	x = (size_t)la_opt.uring;
-	opt_size("LIBALLOC_URING", 0, 1, &x);
-	la_opt.uring = (int)x;
-	x = (size_t)la_opt.verbose;
-	opt_size("LIBALLOC_VERBOSE", 0, 1, &x);
-	la_opt.verbose = (int)x;
-	x = (size_t)la_opt.adaptive;
-	opt_size("LIBALLOC_ADAPTIVE", 0, 1, &x);
-	la_opt.adaptive = (int)x;
-
-	x = (size_t)la_opt.show_stats;
-	opt_size("LIBALLOC_SHOW_STATS", 0, 1, &x);
-	la_opt.show_stats = (int)x;
 
 	atomic_store_explicit(&la_monitor_pending, la_opt.monitor != LA_MODE_OFF,
 			      memory_order_relaxed);

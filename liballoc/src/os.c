@@ -1,7 +1,9 @@
 /* OS layer: the only place that calls mmap/munmap/madvise/mremap. Each call is
  * counted so tests and benchmarks can prove the steady state makes none. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "internal.h"
 
@@ -83,4 +85,26 @@ void *la_os_remap(void *p, size_t old, size_t new_size, int may_move, void *fixe
 	else
 		r = mremap(p, old, new_size, may_move ? MREMAP_MAYMOVE : 0);
 	return r == MAP_FAILED ? NULL : r;
+}
+
+/* linux/membarrier.h values (not every musl sysroot has the uapi headers) */
+#define LA_MEMBARRIER_PRIVATE_EXPEDITED (1 << 3)
+#define LA_MEMBARRIER_REGISTER_PRIVATE_EXPEDITED (1 << 4)
+
+bool la_os_membarrier(void)
+{
+#ifdef __NR_membarrier
+	static _Atomic(int) state; /* 0 not yet registered, 1 ready, -1 unavailable */
+	int saved = errno, ok;
+	int s = atomic_load_explicit(&state, memory_order_acquire);
+	if (!s) {
+		s = syscall(__NR_membarrier, LA_MEMBARRIER_REGISTER_PRIVATE_EXPEDITED, 0, 0) ? -1 : 1;
+		atomic_store_explicit(&state, s, memory_order_release);
+	}
+	ok = s > 0 && !syscall(__NR_membarrier, LA_MEMBARRIER_PRIVATE_EXPEDITED, 0, 0);
+	errno = saved;
+	return ok;
+#else
+	return false;
+#endif
 }

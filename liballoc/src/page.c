@@ -158,6 +158,18 @@ void la_page_remote_free(la_page_t *pg, la_block_t *b, const char *who)
 	}
 }
 
+unsigned la_page_remote_count(la_page_t *pg)
+{
+	uintptr_t w = atomic_load_explicit(&pg->thread_free, memory_order_acquire);
+	unsigned n = 0;
+	/* bounded: a list longer than the blocks in use is corrupt (double
+	 * free) and counts as "not empty"; la_page_collect reports it */
+	for (la_block_t *b = (la_block_t *)(w & ~LA_TF_FULL); b && n <= pg->used;
+	     b = la_link_dec(pg, b))
+		n++;
+	return n;
+}
+
 /* Owner: clear LA_TF_FULL. Returns false if a remote free already claimed it
  * (the page is then on its way to the heap's delayed list). */
 bool la_page_unfull(la_page_t *pg)
@@ -185,10 +197,43 @@ bool la_page_set_full(la_page_t *pg)
 pthread_mutex_t la_abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
 static la_page_t *abandoned[LA_NCLASSES];
 static _Atomic(unsigned) abandoned_cnt[LA_NCLASSES];
+_Atomic(uint64_t) la_abandoned_cached_bytes[LA_TIER_COUNT];
+
+/* Free carved bytes of an abandoned page (abandoned lock held: only the
+ * holder moves used/capacity of a page on the lists). */
+static int64_t abandoned_bytes(const la_page_t *pg)
+{
+	return ((int64_t)pg->capacity - pg->used) * pg->block_size;
+}
+
+static void abandoned_count(const la_page_t *pg, int sign)
+{
+	la_count(&la_abandoned_cached_bytes[la_tier_of_size(pg->block_size)],
+		 sign * abandoned_bytes(pg));
+}
+
+#ifdef LA_DEBUG
+/* Abandoned lock held: the counters equal a walk of the lists. */
+static void abandoned_check(void)
+{
+	uint64_t sum[LA_TIER_COUNT] = { 0 };
+	for (unsigned c = 0; c < LA_NCLASSES; c++)
+		for (la_page_t *pg = abandoned[c]; pg; pg = pg->next) {
+			LA_ASSERT(atomic_load_explicit(&pg->heap, memory_order_relaxed) == NULL);
+			sum[la_tier_of_size(pg->block_size)] += (uint64_t)abandoned_bytes(pg);
+		}
+	for (unsigned t = 0; t < LA_TIER_COUNT; t++)
+		LA_ASSERT(sum[t] == atomic_load_explicit(&la_abandoned_cached_bytes[t],
+							 memory_order_relaxed));
+}
+#else
+static inline void abandoned_check(void) {}
+#endif
 
 void la_abandoned_push(la_page_t *pg)
 {
 	pthread_mutex_lock(&la_abandoned_lock);
+	abandoned_count(pg, 1);
 	pg->prev = NULL;
 	pg->next = abandoned[pg->cls];
 	abandoned[pg->cls] = pg;
@@ -205,6 +250,7 @@ la_page_t *la_abandoned_pop(unsigned cls)
 	if (pg) {
 		abandoned[cls] = pg->next;
 		pg->next = NULL;
+		abandoned_count(pg, -1);
 		atomic_fetch_sub_explicit(&abandoned_cnt[cls], 1, memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&la_abandoned_lock);
@@ -217,12 +263,16 @@ size_t la_abandoned_collect(void)
 {
 	size_t bytes = 0;
 	pthread_mutex_lock(&la_abandoned_lock);
+	abandoned_check();
 	for (unsigned c = 0; c < LA_NCLASSES; c++) {
 		la_page_t **pp = &abandoned[c];
 		while (*pp) {
 			la_page_t *pg = *pp;
+			abandoned_count(pg, -1);
 			la_page_collect(pg);
+			abandoned_count(pg, 1);
 			if (pg->used == 0) {
+				abandoned_count(pg, -1);
 				*pp = pg->next;
 				atomic_fetch_sub_explicit(&abandoned_cnt[c], 1, memory_order_relaxed);
 				bytes += (size_t)pg->slice_count * LA_SLICE_SIZE;

@@ -3,17 +3,11 @@
  * thread (single caller: no internal locking). */
 #ifndef LA_REACT_H
 #define LA_REACT_H
-#include "internal.h"
+#include "release.h"
 
 /* React to one event (MEMNOTIFY_EVENT_*, level, RECLAIM pages); returns
  * the bytes returned to the OS. */
 LA_HIDDEN size_t la_react(uint32_t type, uint32_t level, uint64_t pages);
-/* Every heap's retained empties and large spans to the pool. */
-LA_HIDDEN size_t la_react_take_all(void);
-/* Retained empties above each class's current capacity to the pool. */
-LA_HIDDEN size_t la_react_trim_to_cap(void);
-/* Free-but-resident bytes: dirty pool + thread caches + abandoned pages. */
-LA_HIDDEN uint64_t la_cached_bytes(void);
 
 /* Time decay: call every tick; returns bytes released. */
 LA_HIDDEN size_t la_decay_tick(uint64_t now_ns);

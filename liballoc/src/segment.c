@@ -3,9 +3,16 @@
  * Invariants (all under la_pool_lock): a normal segment's free_mask has a bit
  * per free slice (bit 0, the header, is never free); dirty_mask is a subset of
  * free_mask: free slices that may still be resident; lazy_mask is a subset of
- * dirty_mask: slices given MADV_FREE (lazy_pass_locked) and not reused since.
- * Allocated spans are never in any mask. Memory goes back to the OS only in
- * la_pool_release_free() (and lazily, at the kernel's choice, for lazy slices). */
+ * dirty_mask: slices given MADV_FREE (lazy_pass_locked) and not reused since;
+ * releasing_mask holds the slices a release has taken out of free_mask while
+ * it madvises them with no lock held (nobody can allocate them; they come
+ * back as free and clean). free and releasing are disjoint, and allocated
+ * spans are in no mask. la_pool_dirty_bytes always equals the dirty slices of
+ * every segment times LA_SLICE_SIZE. Memory goes back to the OS in
+ * la_pool_release_free() (no lock held across the calls) and, at the
+ * kernel's choice, for lazy slices: the lazy pass is the one OS call made
+ * under the pool lock, and it runs only while no monitor thread does, i.e.
+ * while the program allocates from one thread (see dirty_add). */
 #define _GNU_SOURCE
 #include <string.h>
 #include <sys/mman.h>
@@ -15,9 +22,63 @@ pthread_mutex_t la_pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static la_segment_t *seg_list;
 _Atomic(uint64_t) la_bytes_huge;
 _Atomic(uint64_t) la_pool_ops;
-/* Dirty pool bytes, and their low-water mark since the last lazy pass
- * (both under the pool lock). */
-static size_t pool_dirty, pool_dirty_low;
+_Atomic(uint64_t) la_pool_dirty_bytes;
+
+/* Low-water mark of la_pool_dirty_bytes since the last lazy pass (under
+ * the pool lock). */
+static uint64_t pool_dirty_low;
+
+static void lazy_pass_locked(void);
+
+/* Pool lock held: the dirty counter drops by the slices in bits. */
+static inline void dirty_sub(uint64_t bits)
+{
+	uint64_t now = atomic_fetch_sub_explicit(&la_pool_dirty_bytes,
+						 (uint64_t)__builtin_popcountll(bits) * LA_SLICE_SIZE,
+						 memory_order_relaxed) -
+		       (uint64_t)__builtin_popcountll(bits) * LA_SLICE_SIZE;
+	if (now < pool_dirty_low)
+		pool_dirty_low = now;
+}
+
+/* Pool lock held: the slices in bits went to the pool dirty. In a program
+ * with no monitor thread (the only time la_monitor_pending is set), when the
+ * dirty pool holds at least LA_LAZY_MIN and three quarters of what liballoc
+ * maps (the program has freed most of its memory, as before it goes quiet)
+ * and has grown by LA_LAZY_BATCH over its low-water mark, its slices are
+ * handed to the kernel lazily, so they can be taken under pressure even
+ * while the program sleeps or runs only on fast paths. A working set cycling
+ * through a pool smaller than that makes no call. */
+static inline void dirty_add(uint64_t bits)
+{
+	uint64_t now = atomic_fetch_add_explicit(&la_pool_dirty_bytes,
+						 (uint64_t)__builtin_popcountll(bits) * LA_SLICE_SIZE,
+						 memory_order_relaxed) +
+		       (uint64_t)__builtin_popcountll(bits) * LA_SLICE_SIZE;
+	if (now < pool_dirty_low + LA_LAZY_BATCH || now < LA_LAZY_MIN ||
+	    !atomic_load_explicit(&la_monitor_pending, memory_order_relaxed) ||
+	    now < atomic_load_explicit(&la_bytes_mapped, memory_order_relaxed) / 4 * 3)
+		return;
+	lazy_pass_locked();
+}
+
+#ifdef LA_DEBUG
+/* Pool lock held: the masks' invariants and the dirty counter. */
+static void pool_check(void)
+{
+	uint64_t dirty = 0;
+	for (la_segment_t *s = seg_list; s; s = s->next) {
+		LA_ASSERT((s->dirty_mask & ~s->free_mask) == 0);
+		LA_ASSERT((s->lazy_mask & ~s->dirty_mask) == 0);
+		LA_ASSERT((s->free_mask & s->releasing_mask) == 0);
+		LA_ASSERT(((s->free_mask | s->releasing_mask) & 1) == 0);
+		dirty += (uint64_t)__builtin_popcountll(s->dirty_mask) * LA_SLICE_SIZE;
+	}
+	LA_ASSERT(dirty == atomic_load_explicit(&la_pool_dirty_bytes, memory_order_relaxed));
+}
+#else
+static inline void pool_check(void) {}
+#endif
 
 static inline uint64_t run_bits(unsigned idx, unsigned n)
 {
@@ -38,34 +99,6 @@ static int find_run(uint64_t m, uint64_t dirty, unsigned n)
 	return __builtin_ctzll(x);
 }
 
-static void lazy_pass_locked(void);
-
-/* Pool lock held. Dirty slices left the pool (taken or released). */
-static void dirty_taken(size_t bytes)
-{
-	pool_dirty -= bytes;
-	if (pool_dirty < pool_dirty_low)
-		pool_dirty_low = pool_dirty;
-}
-
-/* Pool lock held. A span went to the pool. In a program with no monitor
- * thread (the only time la_monitor_pending is set), when the dirty pool
- * holds at least LA_LAZY_MIN and three quarters of what liballoc maps (the
- * program has freed most of its memory, as before it goes quiet) and has
- * grown by LA_LAZY_BATCH over its low-water mark, its slices are handed to the kernel lazily, so they
- * can be taken under pressure even while the program sleeps or runs only on
- * fast paths. A working set cycling through a pool smaller than that makes
- * no call. */
-static void dirty_added(size_t bytes)
-{
-	pool_dirty += bytes;
-	if (pool_dirty < pool_dirty_low + LA_LAZY_BATCH || pool_dirty < LA_LAZY_MIN ||
-	    !atomic_load_explicit(&la_monitor_pending, memory_order_relaxed) ||
-	    pool_dirty < atomic_load_explicit(&la_bytes_mapped, memory_order_relaxed) / 4 * 3)
-		return;
-	lazy_pass_locked();
-}
-
 static la_segment_t *segment_new(void)
 {
 	la_segment_t *s = la_os_map_aligned(LA_SEG_SIZE, LA_SEG_SIZE);
@@ -76,6 +109,7 @@ static la_segment_t *segment_new(void)
 	la_segmap_set(s, true);
 	s->free_mask = LA_SLICES_ALL;
 	s->dirty_mask = 0;
+	s->releasing_mask = 0;
 	s->lazy_mask = 0;
 	s->prev = NULL;
 	s->next = seg_list;
@@ -107,7 +141,7 @@ la_page_t *la_span_alloc(unsigned n, uint8_t kind, uint32_t block_size, uint8_t 
 	}
 	uint64_t bits = run_bits((unsigned)idx, n);
 	atomic_fetch_add_explicit(&la_pool_ops, 1, memory_order_relaxed);
-	dirty_taken((size_t)__builtin_popcountll(s->dirty_mask & bits) << LA_SLICE_SHIFT);
+	dirty_sub(s->dirty_mask & bits);
 	s->free_mask &= ~bits;
 	s->dirty_mask &= ~bits;
 	s->lazy_mask &= ~bits;
@@ -138,14 +172,13 @@ void la_span_free(la_page_t *pg)
 	la_segment_t *s = la_seg_of(pg);
 	unsigned idx = (unsigned)(pg - s->pages);
 	uint64_t bits = run_bits(idx, pg->slice_count);
-	size_t bytes = (size_t)pg->slice_count << LA_SLICE_SHIFT;
 	pthread_mutex_lock(&la_pool_lock);
 	atomic_fetch_add_explicit(&la_pool_ops, 1, memory_order_relaxed);
 	LA_ASSERT((s->free_mask & bits) == 0);
 	pg->kind = LA_PAGE_FREE;
 	s->free_mask |= bits;
 	s->dirty_mask |= bits;
-	dirty_added(bytes);
+	dirty_add(bits);
 	pthread_mutex_unlock(&la_pool_lock);
 }
 
@@ -159,7 +192,7 @@ bool la_span_grow(la_page_t *pg, unsigned n)
 	bool ok = false;
 	pthread_mutex_lock(&la_pool_lock);
 	if ((s->free_mask & need) == need) {
-		dirty_taken((size_t)__builtin_popcountll(s->dirty_mask & need) << LA_SLICE_SHIFT);
+		dirty_sub(s->dirty_mask & need);
 		s->free_mask &= ~need;
 		s->dirty_mask &= ~need;
 		s->lazy_mask &= ~need;
@@ -183,48 +216,93 @@ void la_span_shrink(la_page_t *pg, unsigned n)
 	pg->block_size = (uint32_t)(n * LA_SLICE_SIZE);
 	s->free_mask |= bits;
 	s->dirty_mask |= bits;
-	dirty_added((size_t)(old - n) << LA_SLICE_SHIFT);
+	dirty_add(bits);
 	pthread_mutex_unlock(&la_pool_lock);
 }
 
 /* Return free resident slices to the OS: madvise runs of dirty free slices,
  * munmap segments that are entirely free. Stops once max_bytes are released.
- * Returns bytes released (slices * 64 KiB; an approximation of Rss freed). */
-size_t la_pool_release_free(size_t max_bytes)
+ * Returns bytes released (slices * 64 KiB; an approximation of Rss freed).
+ *
+ * No OS call runs under the pool lock: each round takes up to
+ * LA_RELEASE_BATCH runs under the lock (out of free_mask into releasing_mask,
+ * so no allocation can get them) and unlinks entirely free segments, drops
+ * the lock, madvises and munmaps, then takes the lock again to put the runs
+ * back as free and clean. */
+#define LA_RELEASE_BATCH 16
+struct rel_run { la_segment_t *s; uint64_t bits; };
+
+/* Pool lock held: take up to LA_RELEASE_BATCH runs and empty segments worth
+ * at most want bytes. Returns the bytes taken. */
+static size_t release_take(size_t want, struct rel_run *runs, unsigned *nr,
+			   la_segment_t **segs, unsigned *ns)
 {
-	size_t released = 0;
-	pthread_mutex_lock(&la_pool_lock);
+	size_t took = 0;
 	la_segment_t *s = seg_list, *next;
-	for (; s && released < max_bytes; s = next) {
+	for (; s && took < want && *nr < LA_RELEASE_BATCH && *ns < LA_RELEASE_BATCH; s = next) {
 		next = s->next;
 		if (s->free_mask == LA_SLICES_ALL) {
-			released += (size_t)__builtin_popcountll(s->dirty_mask) * LA_SLICE_SIZE;
-			dirty_taken((size_t)__builtin_popcountll(s->dirty_mask) << LA_SLICE_SHIFT);
+			took += (size_t)__builtin_popcountll(s->dirty_mask) * LA_SLICE_SIZE;
+			dirty_sub(s->dirty_mask);
 			if (s->prev)
 				s->prev->next = s->next;
 			else
 				seg_list = s->next;
 			if (s->next)
 				s->next->prev = s->prev;
-			la_segmap_set(s, false);
-			la_os_unmap(s, LA_SEG_SIZE);
+			la_segmap_set(s, false); /* no lookup finds it from here on */
+			segs[(*ns)++] = s;
 			continue;
 		}
 		uint64_t d = s->dirty_mask;
-		while (d && released < max_bytes) {
+		while (d && took < want && *nr < LA_RELEASE_BATCH) {
 			unsigned i = (unsigned)__builtin_ctzll(d), n = 0;
 			while (i + n < 64 && (d >> (i + n) & 1))
 				n++;
-			la_os_decommit((uint8_t *)s + ((size_t)i << LA_SLICE_SHIFT),
-				       (size_t)n << LA_SLICE_SHIFT);
-			released += (size_t)n << LA_SLICE_SHIFT;
-			dirty_taken((size_t)n << LA_SLICE_SHIFT);
-			d &= ~run_bits(i, n);
+			uint64_t bits = run_bits(i, n);
+			dirty_sub(bits);
+			s->dirty_mask &= ~bits;
+			s->lazy_mask &= ~bits;
+			s->free_mask &= ~bits;
+			s->releasing_mask |= bits;
+			runs[(*nr)++] = (struct rel_run){ s, bits };
+			took += (size_t)n << LA_SLICE_SHIFT;
+			d &= ~bits;
 		}
-		s->dirty_mask = d;
-		s->lazy_mask &= d;
 	}
-	pthread_mutex_unlock(&la_pool_lock);
+	return took;
+}
+
+size_t la_pool_release_free(size_t max_bytes)
+{
+	size_t released = 0;
+	while (released < max_bytes) {
+		struct rel_run runs[LA_RELEASE_BATCH];
+		la_segment_t *segs[LA_RELEASE_BATCH];
+		unsigned nr = 0, ns = 0;
+		pthread_mutex_lock(&la_pool_lock);
+		pool_check();
+		size_t took = release_take(max_bytes - released, runs, &nr, segs, &ns);
+		pthread_mutex_unlock(&la_pool_lock);
+		if (!nr && !ns)
+			break;
+		for (unsigned k = 0; k < nr; k++) {
+			unsigned i = (unsigned)__builtin_ctzll(runs[k].bits);
+			la_os_decommit((uint8_t *)runs[k].s + ((size_t)i << LA_SLICE_SHIFT),
+				       (size_t)__builtin_popcountll(runs[k].bits) << LA_SLICE_SHIFT);
+		}
+		for (unsigned k = 0; k < ns; k++)
+			la_os_unmap(segs[k], LA_SEG_SIZE);
+		if (nr) {
+			pthread_mutex_lock(&la_pool_lock);
+			for (unsigned k = 0; k < nr; k++) {
+				runs[k].s->releasing_mask &= ~runs[k].bits;
+				runs[k].s->free_mask |= runs[k].bits;
+			}
+			pthread_mutex_unlock(&la_pool_lock);
+		}
+		released += took;
+	}
 	return released;
 }
 
@@ -244,7 +322,7 @@ static void lazy_pass_locked(void)
 			d &= ~run_bits(i, n);
 		}
 	}
-	pool_dirty_low = pool_dirty;
+	pool_dirty_low = atomic_load_explicit(&la_pool_dirty_bytes, memory_order_relaxed);
 }
 
 void la_segments_foreach(void (*fn)(la_segment_t *, void *), void *arg)

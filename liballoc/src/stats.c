@@ -1,6 +1,8 @@
 /* Statistics: a snapshot built by walking every segment under the pool lock.
  * Page counters of live heaps are read relaxed while owners change them, so
- * the numbers are approximate under concurrency but never torn. */
+ * the numbers are approximate under concurrency but never torn. The
+ * cached-byte counters (internal.h) are reported beside the walk's figures;
+ * with no thread allocating, the two agree (t_stats checks it). */
 #include <string.h>
 #include "internal.h"
 
@@ -9,6 +11,11 @@ static void seg_acc(la_segment_t *s, void *arg)
 	struct la_stats *st = arg;
 	st->segments++;
 	for (unsigned i = 1; i < LA_SLICES;) {
+		if (s->releasing_mask >> i & 1) { /* being madvised: clean soon */
+			st->bytes_pool_clean += LA_SLICE_SIZE;
+			i++;
+			continue;
+		}
 		if (s->free_mask >> i & 1) {
 			if (s->dirty_mask >> i & 1)
 				st->bytes_pool_dirty += LA_SLICE_SIZE;
@@ -20,9 +27,10 @@ static void seg_acc(la_segment_t *s, void *arg)
 		la_page_t *pg = &s->pages[i];
 		unsigned n = pg->slice_count ? pg->slice_count : 1;
 		if (pg->kind == LA_PAGE_LARGE) {
-			if (__atomic_load_n(&pg->qstate, __ATOMIC_RELAXED) == LA_Q_CACHED)
+			if (__atomic_load_n(&pg->qstate, __ATOMIC_RELAXED) == LA_Q_CACHED) {
 				st->bytes_thread_cached[LA_TIER_LARGE] += pg->block_size;
-			else
+				st->bytes_thread_retained[LA_TIER_LARGE] += pg->block_size;
+			} else
 				st->bytes_in_use += pg->block_size;
 		} else if (pg->kind == LA_PAGE_SMALL) {
 			uint64_t bs = pg->block_size;
@@ -31,9 +39,11 @@ static void seg_acc(la_segment_t *s, void *arg)
 			uint64_t cached = cap > used ? (uint64_t)(cap - used) * bs : 0;
 			unsigned t = la_tier_of_size(bs);
 			st->bytes_in_use += (uint64_t)used * bs;
-			if (atomic_load_explicit(&pg->heap, memory_order_relaxed))
+			if (atomic_load_explicit(&pg->heap, memory_order_relaxed)) {
 				st->bytes_thread_cached[t] += cached;
-			else
+				if (__atomic_load_n(&pg->qstate, __ATOMIC_RELAXED) == LA_Q_EMPTY)
+					st->bytes_thread_retained[t] += cached;
+			} else
 				st->bytes_abandoned_cached[t] += cached;
 		}
 		i += n;
@@ -70,6 +80,13 @@ LA_API int la_stats(struct la_stats *out)
 	st.count_madvise = atomic_load_explicit(&la_cnt_madvise, memory_order_relaxed);
 	st.count_mremap = atomic_load_explicit(&la_cnt_mremap, memory_order_relaxed);
 	st.count_flush_requests = atomic_load_explicit(&la_flush_epoch, memory_order_relaxed);
+	st.counter_pool_dirty = atomic_load_explicit(&la_pool_dirty_bytes, memory_order_relaxed);
+	for (unsigned t = 0; t < LA_TIER_COUNT; t++) {
+		st.counter_thread_retained[t] =
+			atomic_load_explicit(&la_thread_retained_bytes[t], memory_order_relaxed);
+		st.counter_abandoned_cached[t] =
+			atomic_load_explicit(&la_abandoned_cached_bytes[t], memory_order_relaxed);
+	}
 	la_monitor_stats(&st);
 	memcpy(out, &st, st.size);
 	return 0;
@@ -102,9 +119,14 @@ LA_API void la_print_stats(void)
 		F(count_flush_requests), F(monitor_source), F(monitor_wait),
 		F(monitor_events), F(monitor_released), F(monitor_reported),
 		F(monitor_last_latency_ns), F(decay_released), F(tcache_cap_sum),
+		F(bytes_thread_retained[0]), F(bytes_thread_retained[1]),
+		F(bytes_thread_retained[2]), F(counter_pool_dirty),
+		F(counter_thread_retained[0]), F(counter_thread_retained[1]),
+		F(counter_thread_retained[2]), F(counter_abandoned_cached[0]),
+		F(counter_abandoned_cached[1]), F(counter_abandoned_cached[2]),
 #undef F
 	};
-	char buf[2048], *p = buf;
+	char buf[3072], *p = buf;
 	memcpy(p, "liballoc stats:\n", 16);
 	p += 16;
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {

@@ -56,6 +56,11 @@ static int format_stats(char *buf, size_t size)
 		"count_flush_requests", "monitor_source", "monitor_wait",
 		"monitor_events", "monitor_released", "monitor_reported",
 		"monitor_last_latency_ns", "decay_released", "tcache_cap_sum",
+		"bytes_thread_retained[0]", "bytes_thread_retained[1]",
+		"bytes_thread_retained[2]", "counter_pool_dirty",
+		"counter_thread_retained[0]", "counter_thread_retained[1]",
+		"counter_thread_retained[2]", "counter_abandoned_cached[0]",
+		"counter_abandoned_cached[1]", "counter_abandoned_cached[2]",
 	};
 	const uint64_t *v = &st.bytes_in_use;
 	size_t nfields;
