@@ -212,14 +212,23 @@ static LA_NOINLINE void free_remote(la_page_t *pg, la_block_t *b, uintptr_t word
 static inline void free_owned(la_heap_t *h, la_page_t *pg, la_block_t *b)
 {
 	LA_ASSERT(pg->used > 0); /* invariant 3 */
-	la_link_set(pg, b, pg->free);
-	pg->free = b;
-	unsigned used = --pg->used;
+	/* README invariant 10: the decrement of used is our last access to pg.
+	 * Once it leaves no live block, a releaser holding h's lock may take
+	 * pg and the pool may unmap its segment; so everything the slow-path
+	 * decision reads is read before, and a free that needs the slow path
+	 * pushes and decrements under the lock instead. No releaser can take pg
+	 * before the decrement: b is live until then. */
+	unsigned used = pg->used - 1u;
 	if (LA_UNLIKELY(pg->qstate == LA_Q_FULL) ||
 	    LA_UNLIKELY(used == 0 && (pg->qstate != LA_Q_HEAD || pg->slice_count != 1))) {
-		la_heap_free_slow(h, pg);
+		la_heap_free_slow(h, pg, b);
 		la_honour_flush(h);
+		return;
 	}
+	la_link_set(pg, b, pg->free);
+	pg->free = b;
+	/* release: a releaser that reads this (acquire) sees our writes done */
+	__atomic_store_n(&pg->used, (uint16_t)used, __ATOMIC_RELEASE);
 }
 
 /* The owner frees a block whose first word looks like a link of its page. */

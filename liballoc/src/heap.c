@@ -359,9 +359,20 @@ static void free_slow_locked(la_heap_t *h, la_page_t *pg)
 	}
 }
 
-void la_heap_free_slow(la_heap_t *h, la_page_t *pg)
+/* The owner frees b into pg when that free needs the slow path (pg is on
+ * the full list, or b is its last live block and pg is not a one-slice
+ * queue head). The push and the decrement of used happen here, under the
+ * heap lock: the decrement is what lets a releaser see pg unused and take it
+ * (la_heap_reclaim), after which pg's segment may even be unmapped, so the
+ * owner must not touch pg after a decrement made with the lock free unless
+ * it is done with pg (free_owned's fast path). */
+void la_heap_free_slow(la_heap_t *h, la_page_t *pg, la_block_t *b)
 {
 	heap_lock(h);
+	LA_ASSERT(atomic_load_explicit(&pg->heap, memory_order_relaxed) == h && pg->used > 0);
+	la_link_set(pg, b, pg->free);
+	pg->free = b;
+	pg->used--;
 	free_slow_locked(h, pg);
 	heap_unlock(h);
 }
@@ -516,7 +527,9 @@ void la_heap_flush(la_heap_t *h)
  * free by the owner lowers used without adding, so equality means every block
  * that was live at the read has come back. Such a page can receive no further
  * free, and the owner reaches it only through a slow path (lock) or, for the
- * page direct[] points at, the malloc fast path. Hence (README invariant 8):
+ * page direct[] points at, the malloc fast path: the free fast path's
+ * decrement of used is its last access to the page (README invariant 10,
+ * la_heap_free_slow). Hence (README invariant 8):
  *  - a page with no live block that direct[] does not point at may be taken
  *    by any heap-lock holder (la_heap_reclaim);
  *  - a direct[] head is first hidden: direct[] of its class points at

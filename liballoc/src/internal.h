@@ -409,7 +409,7 @@ extern LA_HIDDEN pthread_mutex_t la_abandoned_lock;
 LA_HIDDEN la_heap_t *la_heap_attach(void);               /* for the calling thread */
 LA_HIDDEN void la_heap_detach(la_heap_t *h);             /* thread exit */
 LA_HIDDEN void *la_heap_alloc_cls(la_heap_t *h, unsigned cls);
-LA_HIDDEN void la_heap_free_slow(la_heap_t *h, la_page_t *pg); /* owner, after push */
+LA_HIDDEN void la_heap_free_slow(la_heap_t *h, la_page_t *pg, la_block_t *b); /* owner */
 LA_HIDDEN void la_heap_flush(la_heap_t *h);
 LA_HIDDEN bool la_heap_large_put(la_heap_t *h, la_page_t *pg);  /* owner */
 LA_HIDDEN la_page_t *la_heap_large_get(la_heap_t *h, unsigned slices);
