@@ -42,8 +42,19 @@ static pid_t start(enum how h, const char *mode, int *out_fd)
 	envp[n] = NULL;
 	const char *path = h == SELF ? "/proc/self/exe" : PROG;
 	char *argv[] = { (char *)"t_invisible", (char *)mode, NULL };
+	/* default dispositions and an empty mask, whatever the caller's shell
+	 * ignored (a background job starts with SIGINT ignored) */
+	posix_spawnattr_t at;
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &all);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	pid_t pid;
-	int r = posix_spawn(&pid, path, &fa, NULL, argv, envp);
+	int r = posix_spawn(&pid, path, &fa, &at, argv, envp);
+	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
 	close(po[1]);
 	if (r) {
