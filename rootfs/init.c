@@ -24,9 +24,10 @@
  * have run, init allocates nothing.
  *
  * Other command-line words: kimigayo.module=0 (do not load the module),
- * kimigayo.timeout=SECONDS (per program, default 900).  FUZZ_OPS=N and
- * FUZZ_SEED=N, which the kernel hands to init as environment variables,
- * are passed on to the programs.
+ * kimigayo.timeout=SECONDS (per program, default 900).  FUZZ_OPS=N,
+ * FUZZ_SEED=N and STRESS_PERCENT=N (stress tests' size, 1-100), which the
+ * kernel hands to init as environment variables, are passed on to the
+ * programs.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -380,7 +381,8 @@ static int run_program(const struct program *p, int timeout_s)
 	if (pid == 0) {
 		char *argv[] = { (char *)p->path, NULL };
 		char *envp[] = { "PATH=/bin:/sbin", "HOME=/tmp", "TMPDIR=/tmp",
-				 pass_env("FUZZ_OPS"), pass_env("FUZZ_SEED"), NULL };
+				 pass_env("FUZZ_OPS"), pass_env("FUZZ_SEED"),
+				 pass_env("STRESS_PERCENT"), NULL };
 
 		setpgid(0, 0);
 		dup2(pipefd[1], 1);
@@ -534,6 +536,7 @@ static int run_tests(const char *dir)
 	n = find_programs(dir, run_list, MAX_PROGRAMS);
 	say("TAP version 13\n1..%d\n", n + module_loaded + kmemleak_on);
 	for (i = 0; i < n; i++) {
+		double started;
 		int st;
 
 		if (i == 0) {
@@ -541,7 +544,9 @@ static int run_tests(const char *dir)
 			say("# kimigayo: boot-to-first-test %.3f s\n", first_test);
 		}
 		say("# selftests: %s\n", run_list[i].name);
+		started = boot_seconds();
 		st = run_program(&run_list[i], timeout_s > 0 ? timeout_s : 900);
+		say("# kimigayo: %s took %.1f s\n", run_list[i].name, boot_seconds() - started);
 		if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
 			passed++;
 			say("ok %d selftests: %s\n", i + 1, run_list[i].name);

@@ -297,6 +297,18 @@ static int scn_fds(void)
  * long-lived, creates threads that allocate, reacts to an event, exits. */
 #define SCN_FORKERS 8
 #define SCN_FORKS_EACH 125
+
+/* Forks per forker: SCN_FORKS_EACH scaled by STRESS_PERCENT (1-100, default
+ * 100), which the VM runner lowers on debug kernels, where every fork costs
+ * KASAN's and lockdep's bookkeeping and the storm tests liballoc, not them. */
+static inline int scn_forks_each(void)
+{
+	const char *v = getenv("STRESS_PERCENT");
+	int pct = v ? atoi(v) : 100;
+	if (pct < 1 || pct > 100)
+		pct = 100;
+	return (SCN_FORKS_EACH * pct + 99) / 100;
+}
 static _Atomic int scn_hangs, scn_badkids, scn_forks;
 
 static void *scn_child_thread(void *arg)
@@ -309,7 +321,8 @@ static void *scn_forker(void *arg)
 {
 	uint64_t seed = (uint64_t)(uintptr_t)arg * 7919 + 1;
 	void *keep[32] = { 0 };
-	for (int f = 0; f < SCN_FORKS_EACH; f++) {
+	int forks = scn_forks_each();
+	for (int f = 0; f < forks; f++) {
 		for (int i = 0; i < 32; i++) {
 			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
 			free(keep[i]);
