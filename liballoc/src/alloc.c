@@ -249,35 +249,17 @@ static LA_NOINLINE __attribute__((unused)) void free_owned_suspect(la_heap_t *h,
 	free_owned(h, pg, b);
 }
 
-/* free() of p in normal segment s (already validated), by the thread of h. */
-static inline __attribute__((always_inline)) void free_normal(la_heap_t *h, la_segment_t *s,
-							      void *p)
-{
-	la_page_t *pg = page_checked(s, p, "free");
-	if (LA_UNLIKELY(pg->kind != LA_PAGE_SMALL)) {
-		free_large(pg, p);
-		return;
-	}
-	la_block_t *b = (la_block_t *)p;
-	LA_VG_DEFINED(b, sizeof *b);
-	uintptr_t word = b->link;
-	if (LA_UNLIKELY(atomic_load_explicit(&pg->heap, memory_order_relaxed) != h)) {
-		free_remote(pg, b, word);
-		return;
-	}
-	if (LA_UNLIKELY(la_link_plausible(pg, b, word))) {
-		free_owned_suspect(h, pg, b);
-		return;
-	}
-	free_owned(h, pg, b);
-}
-
-/* Not a normal segment of ours: a huge block, or a bad pointer. */
+/* Not a normal segment by the fast test: a huge block, or a bad pointer
+ * (or a segment the map does not cover, when it is off). */
 static LA_NOINLINE __attribute__((unused)) void free_not_normal(la_segment_t *s, void *p)
 {
 	if (!la_segmap_has(s))
 		bad_foreign("free", p);
-	free_huge(s, p);
+	if (s->cookie != la_seg_cookie(s, LA_SEG_NORMAL)) {
+		free_huge(s, p);
+		return;
+	}
+	free(p); /* a normal segment after all (segment map off) */
 }
 
 /* The fast path does every check with tail calls out, so it needs no
@@ -305,19 +287,34 @@ LA_API void free(void *p)
 	}
 	free_owned(h, pg, p);
 #else
-	la_seg_hint_t *hint = &la_tl_seg_hint;
-	if (LA_UNLIKELY((uintptr_t)s != hint->seg ||
-			hint->gen != atomic_load_explicit(&la_segmap_gen, memory_order_relaxed))) {
-		/* not the segment this thread validated last: map bit, cookie */
-		uintptr_t gen = atomic_load_explicit(&la_segmap_gen, memory_order_acquire);
-		if (LA_UNLIKELY(!la_segmap_has(s) || s->cookie != la_seg_cookie(s, LA_SEG_NORMAL))) {
-			free_not_normal(s, p);
-			return;
-		}
-		hint->seg = (uintptr_t)s;
-		hint->gen = gen;
+	uintptr_t i = (uintptr_t)s >> LA_SEG_SHIFT;
+	if (LA_UNLIKELY(i >= la_segmap_chunks ||
+			!((atomic_load_explicit(&la_segmap[i >> 6], memory_order_relaxed) >> (i & 63)) & 1) ||
+			s->cookie != la_seg_cookie(s, LA_SEG_NORMAL))) {
+		if (la_segmap_off && s->cookie == la_seg_cookie(s, LA_SEG_NORMAL))
+			goto normal;
+		free_not_normal(s, p);
+		return;
 	}
-	free_normal(la_tl_heap, s, p);
+normal:;
+	la_page_t *pg = page_checked(s, p, "free");
+	if (LA_UNLIKELY(pg->kind != LA_PAGE_SMALL)) {
+		free_large(pg, p);
+		return;
+	}
+	la_block_t *b = (la_block_t *)p;
+	LA_VG_DEFINED(b, sizeof *b);
+	uintptr_t word = b->link;
+	la_heap_t *h = la_tl_heap;
+	if (LA_UNLIKELY(atomic_load_explicit(&pg->heap, memory_order_relaxed) != h)) {
+		free_remote(pg, b, word);
+		return;
+	}
+	if (LA_UNLIKELY(la_link_plausible(pg, b, word))) {
+		free_owned_suspect(h, pg, b);
+		return;
+	}
+	free_owned(h, pg, b);
 #endif
 }
 

@@ -191,16 +191,6 @@ extern LA_HIDDEN bool la_segmap_off;           /* no map: every lookup passes */
 LA_HIDDEN void la_segmap_init(void);
 LA_HIDDEN void la_segmap_set(const void *s, bool on);
 
-/* Bumped (after the map bit is cleared) whenever a segment leaves the map,
- * before it is unmapped. A thread's la_tl_seg_hint is the last segment its
- * free() validated (map bit and cookie) with the generation it read
- * (acquire) before that check; while the generation is unchanged the
- * segment is still ours and mapped, so free() of a pointer in it skips the
- * map and cookie (two compares instead of a map lookup). */
-extern LA_HIDDEN _Atomic(uintptr_t) la_segmap_gen;
-typedef struct la_seg_hint { uintptr_t seg, gen; } la_seg_hint_t;
-extern LA_HIDDEN __thread la_seg_hint_t la_tl_seg_hint __attribute__((tls_model("initial-exec")));
-
 static inline bool la_segmap_has(const void *s)
 {
 	uintptr_t i = (uintptr_t)s >> LA_SEG_SHIFT;

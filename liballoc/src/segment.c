@@ -481,10 +481,6 @@ void la_segmap_init(void)
 	la_segmap_chunks = chunks;
 }
 
-/* Starts at 1: a heap's zeroed seg_hint_gen never matches it. */
-_Atomic(uintptr_t) la_segmap_gen = 1;
-__thread la_seg_hint_t la_tl_seg_hint __attribute__((tls_model("initial-exec")));
-
 void la_segmap_set(const void *s, bool on)
 {
 	uintptr_t i = (uintptr_t)s >> LA_SEG_SHIFT;
@@ -493,15 +489,11 @@ void la_segmap_set(const void *s, bool on)
 		 * call a block of ours foreign */
 		la_segmap_off = true;
 		__atomic_store_n(&la_segmap_chunks, 0, __ATOMIC_RELEASE);
-	} else {
-		uint64_t bit = (uint64_t)1 << (i & 63);
-		if (on)
-			atomic_fetch_or_explicit(&la_segmap[i >> 6], bit, memory_order_release);
-		else
-			atomic_fetch_and_explicit(&la_segmap[i >> 6], ~bit, memory_order_release);
+		return;
 	}
-	/* after the bit is clear: a free that reads the new generation
-	 * (acquire) also sees the bit clear (la_segmap_gen in internal.h) */
-	if (!on)
-		atomic_fetch_add_explicit(&la_segmap_gen, 1, memory_order_release);
+	uint64_t bit = (uint64_t)1 << (i & 63);
+	if (on)
+		atomic_fetch_or_explicit(&la_segmap[i >> 6], bit, memory_order_release);
+	else
+		atomic_fetch_and_explicit(&la_segmap[i >> 6], ~bit, memory_order_release);
 }
