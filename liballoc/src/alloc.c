@@ -80,6 +80,7 @@ LA_API void *malloc(size_t n)
 			      atomic_load_explicit(&la_flush_epoch, memory_order_relaxed))) {
 			/* pages served here are one slice: the next block must be
 			 * in b's slice, or the list ends (see la_page_pop) */
+#if LA_HARDEN
 			uintptr_t t = b->link ^ pg->key; /* = next ^ b */
 			if (LA_UNLIKELY((t >> LA_SLICE_SHIFT) != 0) && t != (uintptr_t)b)
 				la_fatal("malloc", "corrupted free list at", b, "(write after free?)");
@@ -87,6 +88,9 @@ LA_API void *malloc(size_t n)
 			LA_ASSERT(pg->slice_count == 1 && atomic_load_explicit(&pg->heap, memory_order_relaxed) == h);
 			pg->free = (la_block_t *)(t ^ (uintptr_t)b);
 			b->link = 0;
+#else
+			pg->free = (la_block_t *)b->link;
+#endif
 			pg->used++;
 			atomic_store_explicit(&h->fast_busy, 0, memory_order_release);
 			LA_VG_ALLOC(b, pg->block_size);
@@ -201,11 +205,19 @@ static LA_NOINLINE void free_large(la_page_t *pg, void *p)
 /* A small block freed by a thread that does not own its page. A first word
  * that is a link of the page means the block already sits on one of its
  * free lists: a double free (the owner's lists cannot be walked from here). */
-static LA_NOINLINE void free_remote(la_page_t *pg, la_block_t *b, uintptr_t word)
+static LA_NOINLINE __attribute__((unused)) void free_remote(la_page_t *pg, la_block_t *b, uintptr_t word)
 {
 	if (LA_UNLIKELY(la_link_plausible(pg, b, word)))
 		la_fatal("free", "double free of", b, "(from another thread)");
 	la_page_remote_free(pg, b, "free");
+}
+
+/* Owner free that needs the heap's lists (invariant 10): a tail call from
+ * free(), so free()'s fast path saves no register. */
+static LA_NOINLINE void free_owned_slow(la_heap_t *h, la_page_t *pg, la_block_t *b)
+{
+	la_heap_free_slow(h, pg, b);
+	la_honour_flush(h);
 }
 
 /* Owner free of small block b into pg, after the checks. */
@@ -221,8 +233,7 @@ static inline void free_owned(la_heap_t *h, la_page_t *pg, la_block_t *b)
 	unsigned used = pg->used - 1u;
 	if (LA_UNLIKELY(pg->qstate == LA_Q_FULL) ||
 	    LA_UNLIKELY(used == 0 && (pg->qstate != LA_Q_HEAD || pg->slice_count != 1))) {
-		la_heap_free_slow(h, pg, b);
-		la_honour_flush(h);
+		free_owned_slow(h, pg, b);
 		return;
 	}
 	la_link_set(pg, b, pg->free);
@@ -232,7 +243,7 @@ static inline void free_owned(la_heap_t *h, la_page_t *pg, la_block_t *b)
 }
 
 /* The owner frees a block whose first word looks like a link of its page. */
-static LA_NOINLINE void free_owned_suspect(la_heap_t *h, la_page_t *pg, la_block_t *b)
+static LA_NOINLINE __attribute__((unused)) void free_owned_suspect(la_heap_t *h, la_page_t *pg, la_block_t *b)
 {
 	la_page_check_double_free(pg, b, "free", "double free of");
 	free_owned(h, pg, b);
@@ -240,7 +251,7 @@ static LA_NOINLINE void free_owned_suspect(la_heap_t *h, la_page_t *pg, la_block
 
 /* Not a normal segment by the fast test: a huge block, or a bad pointer
  * (or a segment the map does not cover, when it is off). */
-static LA_NOINLINE void free_not_normal(la_segment_t *s, void *p)
+static LA_NOINLINE __attribute__((unused)) void free_not_normal(la_segment_t *s, void *p)
 {
 	if (!la_segmap_has(s))
 		bad_foreign("free", p);
@@ -259,6 +270,23 @@ LA_API void free(void *p)
 		return;
 	LA_VG_FREE(p);
 	la_segment_t *s = la_seg_of(p);
+#if !LA_HARDEN
+	if (LA_UNLIKELY(s->kind != LA_SEG_NORMAL)) {
+		la_huge_free(s);
+		return;
+	}
+	la_page_t *pg = la_page_of(s, p);
+	if (LA_UNLIKELY(pg->kind != LA_PAGE_SMALL)) {
+		free_large(pg, p);
+		return;
+	}
+	la_heap_t *h = la_tl_heap;
+	if (LA_UNLIKELY(atomic_load_explicit(&pg->heap, memory_order_relaxed) != h)) {
+		la_page_remote_free(pg, p, "free");
+		return;
+	}
+	free_owned(h, pg, p);
+#else
 	uintptr_t i = (uintptr_t)s >> LA_SEG_SHIFT;
 	if (LA_UNLIKELY(i >= la_segmap_chunks ||
 			!((atomic_load_explicit(&la_segmap[i >> 6], memory_order_relaxed) >> (i & 63)) & 1) ||
@@ -287,6 +315,7 @@ normal:;
 		return;
 	}
 	free_owned(h, pg, b);
+#endif
 }
 
 /* Usable size of live block p, validated as for free(). */

@@ -28,6 +28,13 @@ LA_HIDDEN __attribute__((noreturn)) void la_assert_fail(const char *cond, const 
 #define LA_ASSERT(c) ((void)0)
 #endif
 
+/* LA_HARDEN=0 (-DLA_HARDEN=0) builds the heap without its checks and with
+ * plain free-list links, only to measure what the hardening costs
+ * (README "Hardening"). Never the default; never ship such a build. */
+#ifndef LA_HARDEN
+#define LA_HARDEN 1
+#endif
+
 /* ---- geometry ----------------------------------------------------------
  * A segment is LA_SEG_SIZE bytes aligned to LA_SEG_SIZE. Its first slice holds
  * the segment header (la_segment_t); the other slices form pages. For any block
@@ -143,19 +150,27 @@ LA_HIDDEN void la_secret_init(void);
 LA_HIDDEN uintptr_t la_page_key_next(void);          /* pool lock held */
 LA_HIDDEN uintptr_t la_huge_mac(const la_segment_t *s);
 
+/* kind - LA_SEG_NORMAL: a normal segment's cookie is secret ^ address, one
+ * xor less on free()'s path; a huge one differs from it in bit 0. */
 static inline uintptr_t la_seg_cookie(const void *s, uint32_t kind)
 {
-	return la_secret ^ (uintptr_t)s ^ kind;
+	return la_secret ^ (uintptr_t)s ^ (kind - LA_SEG_NORMAL);
 }
+
+#if LA_HARDEN
+#define LA_LINK_KEY(pg, b) ((pg)->key ^ (uintptr_t)(b))
+#else
+#define LA_LINK_KEY(pg, b) ((void)(pg), (void)(b), (uintptr_t)0)
+#endif
 
 static inline la_block_t *la_link_dec(const la_page_t *pg, const la_block_t *b)
 {
-	return (la_block_t *)(b->link ^ pg->key ^ (uintptr_t)b);
+	return (la_block_t *)(b->link ^ LA_LINK_KEY(pg, b));
 }
 
 static inline void la_link_set(const la_page_t *pg, la_block_t *b, const la_block_t *next)
 {
-	b->link = (uintptr_t)next ^ pg->key ^ (uintptr_t)b;
+	b->link = (uintptr_t)next ^ LA_LINK_KEY(pg, b);
 }
 
 /* A block's first word looks like a free-list link of its page: it decodes to
@@ -208,7 +223,7 @@ static inline bool la_class_block_index_ok(unsigned cls, uint32_t off, unsigned 
 {
 	uint64_t m = la_class_divm[cls];
 	unsigned __int128 prod = (unsigned __int128)off * m;
-	return (uint64_t)prod <= m - 1 && (uint64_t)(prod >> 64) < limit;
+	return (uint64_t)prod < m && (uint64_t)(prod >> 64) < limit;
 }
 
 /* b is the start of a block carved in small page pg (any pointer value). */

@@ -62,11 +62,12 @@ la_block_t *la_page_pop(la_page_t *pg)
 	la_block_t *b = pg->free;
 	LA_ASSERT(la_page_block_ok(pg, b));
 	la_block_t *nx = la_link_dec(pg, b);
-	if (LA_UNLIKELY(nx != NULL && (uintptr_t)nx - (uintptr_t)la_page_start(pg) >=
-					      (uintptr_t)pg->capacity * pg->block_size))
+	if (LA_HARDEN && LA_UNLIKELY(nx != NULL && (uintptr_t)nx - (uintptr_t)la_page_start(pg) >=
+							  (uintptr_t)pg->capacity * pg->block_size))
 		la_fatal("malloc", "corrupted free list at", b, "(write after free?)");
 	pg->free = nx;
-	b->link = 0;
+	if (LA_HARDEN)
+		b->link = 0;
 	pg->used++;
 	LA_ASSERT(pg->used <= pg->capacity);
 	LA_ASSERT(((uintptr_t)b & LA_SEG_MASK) != 0); /* invariant 1 */
@@ -93,10 +94,10 @@ void la_page_collect(la_page_t *pg)
 	uint32_t n = 0, used = pg->used;
 	la_block_t *t = b, *prev = b;
 	for (;;) {
-		if (LA_UNLIKELY((uintptr_t)t - start >= span))
+		if (LA_HARDEN && LA_UNLIKELY((uintptr_t)t - start >= span))
 			la_fatal(NULL, "corrupted remote-free list at", prev, "(write after free?)");
 		LA_ASSERT(la_page_block_ok(pg, t));
-		if (LA_UNLIKELY(++n > used))
+		if (LA_UNLIKELY(++n > used) && LA_HARDEN)
 			la_fatal("free", "double free of", t, "(freed twice by other threads)");
 		la_block_t *nx = la_link_dec(pg, t);
 		if (!nx)

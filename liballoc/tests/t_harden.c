@@ -317,6 +317,40 @@ static void fo_fake_segment(void)
 	free(s + 65536 + 64);
 }
 
+/* A segment of ours, emptied and unmapped after this thread's last free
+ * went into it, then mapped again by the program with an exact copy of its
+ * header (cookie and page descriptors included): a free into it must be
+ * reported, not served from the thread's memory of the segment. */
+static void fo_reused_segment(void)
+{
+	size_t seg = 4 * MiB, n = 20 * MiB / 64;
+	char **v = mmap(NULL, n * sizeof *v, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (v == MAP_FAILED)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		if (!(v[i] = malloc(64)))
+			abort();
+	uintptr_t s = (uintptr_t)v[n / 2] & ~(uintptr_t)(seg - 1);
+	static char hdr[65536];
+	memcpy(hdr, (void *)s, sizeof hdr);
+	char *victim = NULL;
+	for (size_t i = 0; i < n; i++)
+		if (((uintptr_t)v[i] & ~(uintptr_t)(seg - 1)) != s)
+			free(v[i]);
+	for (size_t i = 0; i < n; i++)
+		if (((uintptr_t)v[i] & ~(uintptr_t)(seg - 1)) == s)
+			free(victim = v[i]); /* the last free goes into s */
+	malloc_trim(0);
+	char *m = mmap((void *)s, seg, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (m != (char *)s)
+		_exit(3); /* s was not unmapped: the scenario did not happen */
+	memcpy(m, hdr, sizeof hdr);
+	name_ptr(victim);
+	free(hide(victim));
+}
+
 static void fo_static(void)
 {
 	static char data[256];
@@ -328,6 +362,7 @@ TEST(foreign_stack) { EXPECT_ABORT(fo_stack, "free(): invalid pointer"); }
 TEST(foreign_mmap) { EXPECT_ABORT(fo_mmap, "free(): invalid pointer"); }
 TEST(foreign_segment_aligned) { EXPECT_ABORT(fo_fake_segment, "free(): invalid pointer"); }
 TEST(foreign_static) { EXPECT_ABORT(fo_static, "free(): invalid pointer"); }
+TEST(foreign_reused_segment) { EXPECT_ABORT(fo_reused_segment, "free(): invalid pointer"); }
 
 /* ---- a write after free never steers malloc outside the heap ----
  * The child overwrites a freed block's first word with an address of the
