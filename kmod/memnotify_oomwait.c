@@ -107,10 +107,12 @@ static unsigned int mn_ow_nr_asked;
 static struct mn_oomwait_mm mn_ow_fruitless[MN_OOMWAIT_MMS];
 static unsigned int mn_ow_nr_fruitless;
 
+/*
+ * Resident anonymous pages of a pinned mm.  Also read after the process
+ * exited: exit_mmap() lowers the counter as it really frees the pages.
+ */
 static unsigned long mn_ow_anon(struct mm_struct *mm)
 {
-	if (!atomic_read(&mm->mm_users))
-		return 0;	/* exited: all of it came back */
 	return get_mm_counter(mm, MM_ANONPAGES);
 }
 
