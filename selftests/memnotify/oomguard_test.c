@@ -16,8 +16,8 @@
  *  - sysrq_not_oom_source: sysrq-f kills without any OOM record or wait.
  * The test process protects itself with oom_score_adj -1000, the hog
  * volunteers with 1000.  So that an episode is short under TCG, the test
- * process holds a ballast that leaves about 112 MB available (the hog then
- * allocates about 80 MB per episode instead of the whole VM).
+ * process holds a ballast that leaves about 88 MB available (the hog then
+ * allocates about 56 MB per episode instead of the whole VM).
  */
 #include <poll.h>
 #include <signal.h>
@@ -174,7 +174,7 @@ static int hog_killed(const struct episode *e)
 	return WIFSIGNALED(e->hog_status) && WTERMSIG(e->hog_status) == SIGKILL;
 }
 
-#define LEAVE	(112ll << 20)
+#define LEAVE	(88ll << 20)
 
 FIXTURE(oomguard) {
 	struct quiet_console qc;
