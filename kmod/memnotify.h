@@ -9,10 +9,12 @@
  *			calls nothing
  *  memnotify_queue.c	subscriber list, per-fd ring, post, coalesce,
  *			broadcast, record init; calls stats
- *  memnotify_pressure.c	thresholds, rate gate, sampler, OOM notifier and
- *			the PRESSURE record of a shrinker call; calls queue
+ *  memnotify_pressure.c	thresholds, rate gate, sampler and the PRESSURE
+ *			record of a shrinker call; calls queue
  *  memnotify_reclaim.c	claims, the shrinker (count/scan); calls queue and
  *			pressure (to hand over a shrinker call)
+ *  memnotify_oomwait.c	the OOM notifier: CRITICAL, RECLAIM of all claims
+ *			and a bounded wait for them; calls queue and reclaim
  *  memnotify_idle.c	IDLE/ACTIVE tracking; calls queue
  *  memnotify_dev.c	the device: open/release/read/poll/ioctl; calls all
  *			of the above
@@ -33,6 +35,8 @@
  *				starting/stopping the idle work.
  *  sub->read_lock (mutex)	serialises readers so that a record that could
  *				not be copied out can be put back in order.
+ *  mn_ow_lock (mutex)	the OOM notifier's state (memnotify_oomwait.c);
+ *				held across its bounded wait, under oom_lock.
  *
  *  Nothing allocates or sleeps while holding a spinlock, and the shrinker
  *  takes no lock but a subscriber's wqh.lock, so reclaim never waits for
@@ -116,6 +120,11 @@ enum mn_stat {
 	MN_STAT_RECLAIM_PAGES,
 	MN_STAT_CLAIMS_CLAMPED,
 	MN_STAT_OOM,
+	MN_STAT_OOM_WAITS,
+	MN_STAT_OOM_WAIT_NS,
+	MN_STAT_OOM_WAIT_TIMEOUTS,
+	MN_STAT_OOM_FREED_PAGES,
+	MN_STAT_OOM_AVERTED,
 	MN_STAT_THRESHOLD,
 	MN_STAT_SAMPLES,
 	MN_STAT_INJECTED,
@@ -169,6 +178,9 @@ struct mn_idle_sample {
  * @claim:	pages of cache this subscriber claims (memnotify_reclaim.c)
  * @mm:		address space of the opener; claims are clamped to its
  *		resident anonymous pages (pinned with mmgrab(), may be NULL)
+ * @ask_pages:	pages asked by RECLAIM since @ask_jiffies (memnotify_reclaim.c)
+ * @ask_anon:	the opener's resident anonymous pages when that began
+ * @ask_jiffies:	when the last RECLAIM was asked
  * @cfg_lock:	serialises configuration ioctls and idle start/stop
  * @read_lock:	serialises readers
  * @uid:	effective uid of the opener (per-user cap)
@@ -196,6 +208,9 @@ struct mn_sub {
 	u32 mask;
 	atomic_long_t claim;
 	struct mm_struct *mm;
+	atomic_long_t ask_pages;
+	unsigned long ask_anon;
+	unsigned long ask_jiffies;
 	struct mutex cfg_lock;	/* see above */
 	struct mutex read_lock;	/* see above */
 	kuid_t uid;
@@ -244,6 +259,12 @@ void mn_reclaim_exit(void);
 int mn_claim_set(struct mn_sub *sub, u64 bytes);
 u64 mn_claim_get(struct mn_sub *sub);
 void mn_claim_drop(struct mn_sub *sub);
+unsigned long mn_claim_request_all(struct mn_sub *sub, u32 source);
+unsigned long mn_ask_outstanding(struct mn_sub *sub, unsigned long anon);
+
+/* memnotify_oomwait.c */
+int mn_oomwait_init(void);
+void mn_oomwait_exit(void);
 
 /* memnotify_idle.c */
 void mn_idle_init_sub(struct mn_sub *sub);

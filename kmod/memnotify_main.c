@@ -24,11 +24,16 @@ static int __init memnotify_init(void)
 	err = mn_stats_init();
 	if (err)
 		goto err_reclaim;
-	err = mn_dev_init();
+	err = mn_oomwait_init();
 	if (err)
 		goto err_stats;
+	err = mn_dev_init();
+	if (err)
+		goto err_oomwait;
 	return 0;
 
+err_oomwait:
+	mn_oomwait_exit();
 err_stats:
 	mn_stats_exit();
 err_reclaim:
@@ -41,6 +46,7 @@ err_pressure:
 static void __exit memnotify_exit(void)
 {
 	mn_dev_exit();		/* frees the last subscribers */
+	mn_oomwait_exit();
 	mn_stats_exit();
 	mn_reclaim_exit();
 	mn_pressure_exit();

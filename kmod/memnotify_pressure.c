@@ -2,7 +2,8 @@
 /*
  * memnotify PRESSURE sources.
  *
- * PRESSURE comes from three places:
+ * PRESSURE comes from these places, and from the OOM notifier
+ * (memnotify_oomwait.c):
  *  - a shrinker call (memnotify_reclaim.c hands every count_objects() to
  *    mn_pressure_shrinker_call()).  The level says which reclaim ran:
  *	kswapd					LOW
@@ -27,22 +28,19 @@
  *    MemAvailable is below twice the low threshold) while at least one
  *    file is open (no wakeups otherwise); it reports a new, higher level
  *    once per downward crossing, and the level at once when sampling
- *    starts;
- *  - the OOM notifier, called by the OOM killer before it picks a victim
- *    (global OOM only; memcg OOM does not call the notifier): CRITICAL.
+ *    starts.
  *
  * Shrinker and threshold events pass a global gate: a level is reported at
  * most once per rate_limit_ms, and only if no equal or higher level was
  * reported in that interval; a higher level always passes at once.  Queued
- * records coalesce per subscriber (memnotify_queue.c).  OOM events are not
- * gated (only coalesced).
+ * records coalesce per subscriber (memnotify_queue.c).  OOM events (memnotify_oomwait.c)
+ * are not gated (only coalesced).
  */
 #include <linux/ktime.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
 #include <linux/module.h>
 #include <linux/nodemask.h>
-#include <linux/oom.h>
 #include <linux/sched.h>
 #include <linux/swap.h>
 #include <linux/vmstat.h>
@@ -244,44 +242,19 @@ void mn_pressure_sampler_stop(void)
 	cancel_delayed_work_sync(&mn_sample_work);
 }
 
-static int mn_oom_notify(struct notifier_block *nb, unsigned long unused,
-			 void *freed)
-{
-	struct memnotify_event ev;
-
-	mn_stat_inc(MN_STAT_OOM);
-	if (!list_empty(&mn_subs)) {
-		mn_event_init(&ev, MEMNOTIFY_EVENT_PRESSURE,
-			      MEMNOTIFY_LEVEL_CRITICAL, MEMNOTIFY_SOURCE_OOM);
-		mn_broadcast(&ev);
-	}
-	/* Nothing freed synchronously: let the OOM killer proceed. */
-	return NOTIFY_OK;
-}
-
-static struct notifier_block mn_oom_nb = {
-	.notifier_call = mn_oom_notify,
-};
-
 int mn_pressure_init(void)
 {
-	int err;
-
 	mn_wq = alloc_workqueue("memnotify", WQ_MEM_RECLAIM | WQ_HIGHPRI, 0);
 	if (!mn_wq)
 		return -ENOMEM;
 	INIT_WORK(&mn_shrink_work, mn_shrink_fn);
 	INIT_DELAYED_WORK(&mn_sample_work, mn_sample_fn);
-	err = register_oom_notifier(&mn_oom_nb);
-	if (err)
-		destroy_workqueue(mn_wq);
-	return err;
+	return 0;
 }
 
 /* After the shrinker is gone: nothing can queue mn_shrink_work any more. */
 void mn_pressure_exit(void)
 {
-	unregister_oom_notifier(&mn_oom_nb);
 	cancel_delayed_work_sync(&mn_sample_work);
 	cancel_work_sync(&mn_shrink_work);
 	destroy_workqueue(mn_wq);

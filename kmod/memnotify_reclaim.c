@@ -194,16 +194,11 @@ static unsigned long mn_count_objects(struct shrinker *s,
 	return min(mn_claims_total(), totalram_pages());
 }
 
-/*
- * Ask one subscriber for its share of @nr: its clamped claim over @total.
- * Returns the pages asked.
- */
-static unsigned long mn_scan_one(struct mn_sub *sub, unsigned long nr,
-				 unsigned long total, unsigned long left,
-				 struct memnotify_event *ev)
+/* A subscriber's claim, clamped now to what its process holds. */
+static unsigned long mn_claim_clamped(struct mn_sub *sub)
 {
 	unsigned long have = max(atomic_long_read(&sub->claim), 0L);
-	unsigned long anon, ask;
+	unsigned long anon;
 
 	if (!have)
 		return 0;
@@ -212,22 +207,111 @@ static unsigned long mn_scan_one(struct mn_sub *sub, unsigned long nr,
 		if (mn_claim_cap(sub, anon))
 			mn_stat_inc(MN_STAT_CLAIMS_CLAMPED);
 		have = anon;
-		if (!have)
-			return 0;
 	}
-	ask = div64_u64((u64)nr * have + total - 1, total);
-	ask = mn_claim_take(sub, min3(ask, have, left));
+	return have;
+}
+
+/*
+ * The ask ledger: what a subscriber was asked for recently and how much
+ * resident anonymous memory its process had then, so that the OOM path
+ * (memnotify_oomwait.c) can tell whether asked memory is still to come
+ * back.  An ask more than MN_ASK_RECENT after the previous one starts a new
+ * ledger.  Concurrent asks may race on the start; the ledger only chooses
+ * whom the OOM path waits for (within its bound), never what is credited.
+ */
+#define MN_ASK_RECENT	(2 * HZ)
+
+static void mn_ask_note(struct mn_sub *sub, unsigned long pages)
+{
+	unsigned long now = jiffies;
+
+	if (!atomic_long_read(&sub->ask_pages) ||
+	    time_after(now, READ_ONCE(sub->ask_jiffies) + MN_ASK_RECENT)) {
+		WRITE_ONCE(sub->ask_anon, sub->mm && atomic_read(&sub->mm->mm_users) ?
+			   get_mm_counter(sub->mm, MM_ANONPAGES) : 0);
+		atomic_long_set(&sub->ask_pages, 0);
+	}
+	WRITE_ONCE(sub->ask_jiffies, now);
+	atomic_long_add(pages, &sub->ask_pages);
+}
+
+/**
+ * mn_ask_outstanding - pages asked recently and not seen given back
+ * @sub: the subscriber
+ * @anon: its process's resident anonymous pages now
+ *
+ * What was asked within the last MN_ASK_RECENT, less how far the process's
+ * resident anonymous memory has fallen since the first of those asks.
+ */
+unsigned long mn_ask_outstanding(struct mn_sub *sub, unsigned long anon)
+{
+	long asked = atomic_long_read(&sub->ask_pages);
+	unsigned long base = READ_ONCE(sub->ask_anon);
+	unsigned long fell = base > anon ? base - anon : 0;
+
+	if (asked <= 0 ||
+	    time_after(jiffies, READ_ONCE(sub->ask_jiffies) + MN_ASK_RECENT))
+		return 0;
+	return (unsigned long)asked > fell ? asked - fell : 0;
+}
+
+/*
+ * Take up to @want pages from a claim and post a RECLAIM record for them
+ * (@ev is initialised on first use, so one call of the shrinker stamps all
+ * its records alike).  Returns the pages asked.
+ */
+static unsigned long mn_ask(struct mn_sub *sub, unsigned long want,
+			    u32 source, struct memnotify_event *ev)
+{
+	unsigned long ask = mn_claim_take(sub, want);
+
 	if (!ask)
 		return 0;
 	if (!ev->type)
 		mn_event_init(ev, MEMNOTIFY_EVENT_RECLAIM, MEMNOTIFY_LEVEL_NONE,
-			      MEMNOTIFY_SOURCE_SHRINKER);
+			      source);
 	ev->reclaim_pages = ask;
 	/* RECLAIM masked off meanwhile: the claim is gone, nobody is asked. */
 	if (!mn_sub_post(sub, ev))
 		return 0;
+	mn_ask_note(sub, ask);
 	mn_stat_event(ev);
+	mn_stat_add(MN_STAT_RECLAIM_PAGES, ask);
 	return ask;
+}
+
+/*
+ * Ask one subscriber for its share of @nr: its clamped claim over @total.
+ * Returns the pages asked.
+ */
+static unsigned long mn_scan_one(struct mn_sub *sub, unsigned long nr,
+				 unsigned long total, unsigned long left,
+				 struct memnotify_event *ev)
+{
+	unsigned long have = mn_claim_clamped(sub), ask;
+
+	if (!have)
+		return 0;
+	ask = div64_u64((u64)nr * have + total - 1, total);
+	return mn_ask(sub, min3(ask, have, left), MEMNOTIFY_SOURCE_SHRINKER,
+		      ev);
+}
+
+/**
+ * mn_claim_request_all - ask a subscriber for all of its claim
+ * @sub: the subscriber (under RCU or otherwise kept alive by the caller)
+ * @source: MEMNOTIFY_SOURCE_* of the RECLAIM record
+ *
+ * The claim is clamped to the process's resident anonymous pages first.
+ * Never sleeps or allocates (the OOM notifier calls it).
+ * Return: the pages asked for, 0 if none (no claim, or RECLAIM masked off).
+ */
+unsigned long mn_claim_request_all(struct mn_sub *sub, u32 source)
+{
+	struct memnotify_event ev = { .type = 0 };
+	unsigned long have = mn_claim_clamped(sub);
+
+	return have ? mn_ask(sub, have, source, &ev) : 0;
 }
 
 static unsigned long mn_scan_objects(struct shrinker *s,
@@ -264,7 +348,6 @@ static unsigned long mn_scan_objects(struct shrinker *s,
 	rcu_read_unlock();
 
 	mn_stat_add(MN_STAT_SHRINKER_SCAN_VISITS, visits);
-	mn_stat_add(MN_STAT_RECLAIM_PAGES, asked);
 	mn_stat_add(MN_STAT_SHRINKER_SCAN_NS, ktime_get_ns() - t0);
 	return asked ? asked : SHRINK_STOP;
 }

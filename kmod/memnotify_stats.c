@@ -55,8 +55,22 @@ static const char * const mn_counter_names[MN_STAT_NR] = {
 	[MN_STAT_RECLAIM_PAGES] = "reclaim_pages",
 	/* claims lowered to the claimant's resident anonymous memory */
 	[MN_STAT_CLAIMS_CLAMPED] = "claims_clamped",
-	/* OOM notifier calls */
+	/* OOM notifier calls (global OOM path entered; not sysrq-f) */
 	[MN_STAT_OOM] = "oom",
+	/* OOM notifier calls that waited for asked cache to come back */
+	[MN_STAT_OOM_WAITS] = "oom_waits",
+	/* nanoseconds spent in those waits */
+	[MN_STAT_OOM_WAIT_NS] = "oom_wait_ns",
+	/* those waits that ended at their bound, not all asked back */
+	[MN_STAT_OOM_WAIT_TIMEOUTS] = "oom_wait_timeouts",
+	/* pages the asked processes gave back during those waits (their
+	 * resident anonymous memory fell), reported to the OOM killer as freed
+	 */
+	[MN_STAT_OOM_FREED_PAGES] = "oom_freed_pages",
+	/* OOM notifier calls that reported pages freed, so the allocation
+	 * retried instead of the OOM killer choosing a victim
+	 */
+	[MN_STAT_OOM_AVERTED] = "oom_averted",
 	/* upward crossings of an available-memory threshold */
 	[MN_STAT_THRESHOLD] = "threshold",
 	/* runs of the available-memory sampler (only while a file is open) */

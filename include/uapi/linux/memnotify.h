@@ -43,7 +43,7 @@
 /* What produced a record (struct memnotify_event.source). */
 #define MEMNOTIFY_SOURCE_SHRINKER	1u	/* the kernel called the shrinker */
 #define MEMNOTIFY_SOURCE_THRESHOLD	2u	/* available memory below a threshold */
-#define MEMNOTIFY_SOURCE_OOM		3u	/* OOM killer about to pick a victim */
+#define MEMNOTIFY_SOURCE_OOM		3u	/* OOM path entered, a kill may follow */
 #define MEMNOTIFY_SOURCE_IDLE		4u	/* idle tracking of the subscriber */
 #define MEMNOTIFY_SOURCE_INJECT		5u	/* MEMNOTIFY_IOC_INJECT */
 
