@@ -197,15 +197,46 @@ static __poll_t mn_poll(struct file *file, poll_table *wait)
 	return mn_queue_poll(sub);
 }
 
-static int mn_ioctl_inject(struct mn_sub *sub, void __user *uarg)
+/*
+ * Structure arguments may grow (see the uapi header).  @usize is the size
+ * the caller compiled in (_IOC_SIZE of its command): smaller than ours is
+ * an older or broken caller (-EINVAL); larger is a newer one, accepted when
+ * the tail we do not know is zero (else -E2BIG) and cleared on output.
+ */
+static int mn_copy_in(void *karg, size_t ksize, const void __user *uarg,
+		      size_t usize)
 {
+	if (usize < ksize)
+		return -EINVAL;
+	return copy_struct_from_user(karg, ksize, uarg, usize);
+}
+
+static int mn_copy_out(void __user *uarg, size_t usize, const void *karg,
+		       size_t ksize)
+{
+	if (usize < ksize)
+		return -EINVAL;
+	if (copy_to_user(uarg, karg, ksize))
+		return -EFAULT;
+	if (usize > ksize && clear_user(uarg + ksize, usize - ksize))
+		return -EFAULT;
+	return 0;
+}
+
+static int mn_ioctl_inject(struct mn_sub *sub, void __user *uarg,
+			   size_t usize)
+{
+	u64 ram = (u64)totalram_pages() << PAGE_SHIFT;
 	struct memnotify_inject in;
 	struct memnotify_event ev;
+	struct mn_sub *s;
+	int err;
 
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
-	if (copy_from_user(&in, uarg, sizeof(in)))
-		return -EFAULT;
+	err = mn_copy_in(&in, sizeof(in), uarg, usize);
+	if (err)
+		return err;
 	if (in.reserved || (in.flags & ~MEMNOTIFY_INJECT_ALL) ||
 	    hweight32(in.type) != 1 || (in.type & ~MEMNOTIFY_EVENT_ALL))
 		return -EINVAL;
@@ -216,14 +247,25 @@ static int mn_ioctl_inject(struct mn_sub *sub, void __user *uarg)
 	} else if (in.level != MEMNOTIFY_LEVEL_NONE) {
 		return -EINVAL;
 	}
-	if (in.reclaim_pages && in.type != MEMNOTIFY_EVENT_RECLAIM)
-		return -EINVAL;
-	if (in.reclaim_pages > totalram_pages())
+	if (in.type == MEMNOTIFY_EVENT_RECLAIM ?
+	    !in.reclaim_bytes || in.reclaim_bytes > ram : in.reclaim_bytes)
 		return -EINVAL;
 
-	mn_event_init(&ev, in.type, in.level, MEMNOTIFY_SOURCE_INJECT);
-	ev.reclaim_pages = in.reclaim_pages;
 	mn_stat_inc(MN_STAT_INJECTED);
+	if (in.type == MEMNOTIFY_EVENT_RECLAIM) {
+		if (!(in.flags & MEMNOTIFY_INJECT_ALL)) {
+			mn_sub_request(sub, in.reclaim_bytes,
+				       MEMNOTIFY_SOURCE_INJECT);
+			return 0;
+		}
+		rcu_read_lock();
+		list_for_each_entry_rcu(s, &mn_subs, node)
+			mn_sub_request(s, in.reclaim_bytes,
+				       MEMNOTIFY_SOURCE_INJECT);
+		rcu_read_unlock();
+		return 0;
+	}
+	mn_event_init(&ev, in.type, in.level, MEMNOTIFY_SOURCE_INJECT);
 	if (in.flags & MEMNOTIFY_INJECT_ALL) {
 		mn_broadcast(&ev);
 	} else {
@@ -244,19 +286,24 @@ static int mn_ioctl_set_mask(struct mn_sub *sub, u32 __user *uarg)
 	mutex_lock(&sub->cfg_lock);
 	WRITE_ONCE(sub->mask, mask);
 	/* Without RECLAIM nobody would act on requests: stop counting. */
-	if (!(mask & MEMNOTIFY_EVENT_RECLAIM))
+	if (!(mask & MEMNOTIFY_EVENT_RECLAIM)) {
 		mn_claim_drop(sub);
+		mn_sub_reclaim_off(sub);
+	}
 	mn_idle_update(sub);
 	mutex_unlock(&sub->cfg_lock);
 	return 0;
 }
 
-static int mn_ioctl_set_idle(struct mn_sub *sub, void __user *uarg)
+static int mn_ioctl_set_idle(struct mn_sub *sub, void __user *uarg,
+			     size_t usize)
 {
 	struct memnotify_idle idle;
+	int err;
 
-	if (copy_from_user(&idle, uarg, sizeof(idle)))
-		return -EFAULT;
+	err = mn_copy_in(&idle, sizeof(idle), uarg, usize);
+	if (err)
+		return err;
 	if (idle.period_ms < MEMNOTIFY_IDLE_PERIOD_MIN_MS ||
 	    idle.period_ms > MEMNOTIFY_IDLE_PERIOD_MAX_MS ||
 	    !idle.threshold_ppm || idle.threshold_ppm > 1000000)
@@ -270,73 +317,119 @@ static int mn_ioctl_set_idle(struct mn_sub *sub, void __user *uarg)
 	return 0;
 }
 
-static int mn_ioctl_set_cache(struct mn_sub *sub, u64 __user *uarg)
+static int mn_ioctl_get_idle(struct mn_sub *sub, void __user *uarg,
+			     size_t usize)
 {
-	u64 bytes;
+	struct memnotify_idle idle;
+
+	mutex_lock(&sub->cfg_lock);
+	idle.period_ms = sub->idle_period_ms;
+	idle.threshold_ppm = sub->idle_threshold_ppm;
+	mutex_unlock(&sub->cfg_lock);
+	return mn_copy_out(uarg, usize, &idle, sizeof(idle));
+}
+
+static int mn_ioctl_set_cache(struct mn_sub *sub, void __user *uarg,
+			      size_t usize)
+{
+	struct memnotify_cache c;
 	int ret;
 
-	if (get_user(bytes, uarg))
-		return -EFAULT;
+	ret = mn_copy_in(&c, sizeof(c), uarg, usize);
+	if (ret)
+		return ret;
 	mutex_lock(&sub->cfg_lock);
 	if (!(sub->mask & MEMNOTIFY_EVENT_RECLAIM))
 		ret = -EINVAL;
 	else
-		ret = mn_claim_set(sub, bytes);
+		ret = mn_claim_set(sub, c.bytes, c.request_seq);
 	mutex_unlock(&sub->cfg_lock);
 	return ret;
 }
+
+static int mn_ioctl_released(struct mn_sub *sub, void __user *uarg,
+			     size_t usize)
+{
+	struct memnotify_released r;
+	int err;
+
+	err = mn_copy_in(&r, sizeof(r), uarg, usize);
+	if (err)
+		return err;
+	if (r.reserved || r.bytes > (u64)totalram_pages() << PAGE_SHIFT)
+		return -EINVAL;
+	mn_sub_released(sub, r.bytes);
+	return 0;
+}
+
+static int mn_ioctl_get_state(struct mn_sub *sub, void __user *uarg,
+			      size_t usize)
+{
+	struct memnotify_state st;
+
+	mn_sub_state(sub, &st);
+	st.claim_bytes = mn_claim_get(sub);
+	return mn_copy_out(uarg, usize, &st, sizeof(st));
+}
+
+static int mn_ioctl_thresholds(unsigned int cmd, void __user *uarg,
+			       size_t usize)
+{
+	struct memnotify_thresholds t;
+	int err;
+
+	if (_IOC_DIR(cmd) == _IOC_READ) {
+		mn_get_thresholds(&t);
+		return mn_copy_out(uarg, usize, &t, sizeof(t));
+	}
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	err = mn_copy_in(&t, sizeof(t), uarg, usize);
+	return err ? err : mn_set_thresholds(&t);
+}
+
+/* A command without its size field: structure sizes are checked apart. */
+#define MN_CMD(cmd)	((cmd) & ~IOCSIZE_MASK)
 
 static long mn_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct mn_sub *sub = file->private_data;
 	void __user *uarg = (void __user *)arg;
+	size_t usize = _IOC_SIZE(cmd);
 
-	switch (cmd) {
-	case MEMNOTIFY_IOC_GET_VERSION: {
+	switch (MN_CMD(cmd)) {
+	case MN_CMD(MEMNOTIFY_IOC_GET_VERSION): {
 		struct memnotify_version v = {
 			.abi_version = MEMNOTIFY_ABI_VERSION,
 			.record_size = sizeof(struct memnotify_event),
 			.event_mask = MEMNOTIFY_EVENT_ALL,
 		};
 
-		return copy_to_user(uarg, &v, sizeof(v)) ? -EFAULT : 0;
+		return mn_copy_out(uarg, usize, &v, sizeof(v));
 	}
-	case MEMNOTIFY_IOC_SET_MASK:
+	case MN_CMD(MEMNOTIFY_IOC_SET_MASK):
+		if (cmd != MEMNOTIFY_IOC_SET_MASK)
+			return -ENOTTY;	/* scalars never grow */
 		return mn_ioctl_set_mask(sub, uarg);
-	case MEMNOTIFY_IOC_GET_MASK:
+	case MN_CMD(MEMNOTIFY_IOC_GET_MASK):
+		if (cmd != MEMNOTIFY_IOC_GET_MASK)
+			return -ENOTTY;
 		return put_user(READ_ONCE(sub->mask), (u32 __user *)uarg);
-	case MEMNOTIFY_IOC_SET_IDLE:
-		return mn_ioctl_set_idle(sub, uarg);
-	case MEMNOTIFY_IOC_GET_IDLE: {
-		struct memnotify_idle idle;
-
-		mutex_lock(&sub->cfg_lock);
-		idle.period_ms = sub->idle_period_ms;
-		idle.threshold_ppm = sub->idle_threshold_ppm;
-		mutex_unlock(&sub->cfg_lock);
-		return copy_to_user(uarg, &idle, sizeof(idle)) ? -EFAULT : 0;
-	}
-	case MEMNOTIFY_IOC_SET_CACHE:
-		return mn_ioctl_set_cache(sub, uarg);
-	case MEMNOTIFY_IOC_GET_CACHE:
-		return put_user(mn_claim_get(sub), (u64 __user *)uarg);
-	case MEMNOTIFY_IOC_INJECT:
-		return mn_ioctl_inject(sub, uarg);
-	case MEMNOTIFY_IOC_SET_THRESHOLDS: {
-		struct memnotify_thresholds t;
-
-		if (!capable(CAP_SYS_ADMIN))
-			return -EPERM;
-		if (copy_from_user(&t, uarg, sizeof(t)))
-			return -EFAULT;
-		return mn_set_thresholds(&t);
-	}
-	case MEMNOTIFY_IOC_GET_THRESHOLDS: {
-		struct memnotify_thresholds t;
-
-		mn_get_thresholds(&t);
-		return copy_to_user(uarg, &t, sizeof(t)) ? -EFAULT : 0;
-	}
+	case MN_CMD(MEMNOTIFY_IOC_SET_IDLE):
+		return mn_ioctl_set_idle(sub, uarg, usize);
+	case MN_CMD(MEMNOTIFY_IOC_GET_IDLE):
+		return mn_ioctl_get_idle(sub, uarg, usize);
+	case MN_CMD(MEMNOTIFY_IOC_SET_CACHE):
+		return mn_ioctl_set_cache(sub, uarg, usize);
+	case MN_CMD(MEMNOTIFY_IOC_RELEASED):
+		return mn_ioctl_released(sub, uarg, usize);
+	case MN_CMD(MEMNOTIFY_IOC_INJECT):
+		return mn_ioctl_inject(sub, uarg, usize);
+	case MN_CMD(MEMNOTIFY_IOC_SET_THRESHOLDS):
+	case MN_CMD(MEMNOTIFY_IOC_GET_THRESHOLDS):
+		return mn_ioctl_thresholds(cmd, uarg, usize);
+	case MN_CMD(MEMNOTIFY_IOC_GET_STATE):
+		return mn_ioctl_get_state(sub, uarg, usize);
 	}
 	return -ENOTTY;
 }

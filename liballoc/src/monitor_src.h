@@ -17,8 +17,13 @@
 #include <sys/types.h>
 #include "internal.h"
 
+/* Largest record (MEMNOTIFY_IOC_GET_VERSION record_size) accepted. */
+#define LA_MN_RECORD_MAX 256u
+
 typedef struct la_msrc {
 	int source;        /* enum la_monitor_source; NONE until opened */
+	unsigned record_size; /* memnotify: bytes per record as the kernel writes them */
+	__u64 request_seq; /* memnotify: request_seq of the last RECLAIM read */
 	int mode;          /* LA_MODE_* it was opened with */
 	int fd;            /* our plain fd; -1 for decay only or when forgotten */
 	unsigned gen;      /* bumped by every (re)open */
@@ -33,13 +38,17 @@ LA_HIDDEN void la_msrc_open(la_msrc_t *m, int mode);
  * number is forgotten (not closed) and the source opened again. */
 LA_HIDDEN bool la_msrc_check(la_msrc_t *m);
 /* Events already waiting, without blocking (PSI: one synthesised PRESSURE
- * MEDIUM record per trigger). */
+ * MEDIUM record per trigger). At most 16 per call. */
 LA_HIDDEN int la_msrc_poll(la_msrc_t *m, struct memnotify_event *ev, int max);
 /* After a wait said the source was ready: its records (PSI: the trigger
  * itself is the event, already consumed by the wait). */
 LA_HIDDEN int la_msrc_drain(la_msrc_t *m, struct memnotify_event *ev, int max);
-/* Report free-but-resident bytes (memnotify only; no-op otherwise). */
-LA_HIDDEN void la_msrc_report(la_msrc_t *m, uint64_t bytes);
+/* Report free-but-resident bytes (memnotify only; no-op otherwise),
+ * against the last RECLAIM read. false when the kernel refused it because a
+ * request is still unread (report again after acting on it). */
+LA_HIDDEN bool la_msrc_report(la_msrc_t *m, uint64_t bytes);
+/* After acting on a RECLAIM record of the device: the bytes given back. */
+LA_HIDDEN void la_msrc_released(la_msrc_t *m, uint64_t bytes);
 /* fork child (single-threaded): close the inherited copy of our fd only if
  * the number still names our file, then forget everything. */
 LA_HIDDEN void la_msrc_fork_child(la_msrc_t *m);
