@@ -206,7 +206,10 @@ struct mn_reclaim_acct {
  * @nr_crit:	queued CRITICAL pressure records (EPOLLPRI)
  * @seq:	sequence number of the last queued record
  * @dropped:	records lost to overflow
- * @gen:	bumped by every record posted and every request made
+ * @gen:	generation: grows by 2 with every record posted, every request
+ *		made and every read of pending reclaim
+ * @state_page:	the page mmap() maps, once a mapping asked for it (written
+ *		under wqh.lock; freed with the subscriber)
  * @level:	level of the latest PRESSURE record posted
  * @level_ns:	when its event was raised
  * @rq:		reclaim requests and their accounting (see struct mn_reclaim_acct)
@@ -239,6 +242,7 @@ struct mn_sub {
 	u64 seq;
 	u64 dropped;
 	u64 gen;
+	struct memnotify_state_page *state_page;
 	u32 level;
 	u64 level_ns;
 	struct mn_reclaim_acct rq;
@@ -277,6 +281,8 @@ bool mn_sub_request(struct mn_sub *sub, u64 bytes, u32 source);
 void mn_sub_reclaim_off(struct mn_sub *sub);
 void mn_sub_released(struct mn_sub *sub, u64 bytes);
 void mn_sub_state(struct mn_sub *sub, struct memnotify_state *st);
+struct memnotify_state_page *
+mn_sub_state_page(struct mn_sub *sub, struct memnotify_state_page *page);
 void mn_broadcast(const struct memnotify_event *ev);
 int mn_queue_pop(struct mn_sub *sub, struct memnotify_event *ev,
 		 bool nonblock);

@@ -4,6 +4,10 @@
  * read, poll and ioctl.  Queues are memnotify_queue.c's, claims
  * memnotify_reclaim.c's.
  *
+ * mmap() maps the subscriber's state page read-only (see the uapi header).
+ * The vma holds the file, so release() runs only after the last munmap()
+ * and the page, freed with the subscriber, outlives every mapping.
+ *
  * release() takes the subscriber off mn_subs and frees it from a work item
  * queued one RCU grace period later (queue_rcu_work()), so producers that
  * walk the list under RCU, the shrinker included, never see freed memory,
@@ -78,6 +82,8 @@ static size_t mn_sub_size(struct mn_sub *sub, unsigned int qlen)
 
 static void mn_sub_free(struct mn_sub *sub)
 {
+	if (sub->state_page)
+		free_page((unsigned long)sub->state_page);
 	if (sub->mm)
 		mmdrop(sub->mm);
 	put_pid(sub->tgid);
@@ -145,6 +151,8 @@ static int mn_release(struct inode *inode, struct file *file)
 	mn_claim_drop(sub);
 	atomic_long_sub(mn_sub_size(sub, sub->qlen),
 			&mn_gauges[MN_GAUGE_MEMORY_BYTES]);
+	if (sub->state_page)
+		atomic_long_sub(PAGE_SIZE, &mn_gauges[MN_GAUGE_MEMORY_BYTES]);
 	queue_rcu_work(mn_free_wq, &sub->free_work);
 	return 0;
 }
@@ -187,6 +195,47 @@ static ssize_t mn_write(struct file *file, const char __user *buf,
 			size_t count, loff_t *ppos)
 {
 	return -EINVAL;
+}
+
+/* mprotect() may not make the state page writable. */
+static int mn_vm_mprotect(struct vm_area_struct *vma, unsigned long start,
+			  unsigned long end, unsigned long newflags)
+{
+	return newflags & VM_WRITE ? -EACCES : 0;
+}
+
+static const struct vm_operations_struct mn_vm_ops = {
+	.mprotect = mn_vm_mprotect,
+};
+
+/*
+ * The state page: one page at offset 0, never writable.  It is allocated
+ * on the first mmap(); a mapping grown by mremap() gets SIGBUS past it
+ * (there is no fault handler).
+ */
+static int mn_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct mn_sub *sub = file->private_data;
+	struct memnotify_state_page *page, *p;
+
+	if (vma->vm_pgoff || vma->vm_end - vma->vm_start != PAGE_SIZE)
+		return -EINVAL;
+	if (vma->vm_flags & VM_WRITE)
+		return -EPERM;
+	p = mn_sub_state_page(sub, NULL);
+	if (!p) {
+		page = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+		if (!page)
+			return -ENOMEM;
+		p = mn_sub_state_page(sub, page);
+		if (p != page)
+			free_page((unsigned long)page);
+		else
+			atomic_long_add(PAGE_SIZE,
+					&mn_gauges[MN_GAUGE_MEMORY_BYTES]);
+	}
+	vma->vm_ops = &mn_vm_ops;
+	return vm_insert_page(vma, vma->vm_start, virt_to_page(p));
 }
 
 static __poll_t mn_poll(struct file *file, poll_table *wait)
@@ -441,6 +490,7 @@ static const struct file_operations mn_fops = {
 	.read = mn_read,
 	.write = mn_write,
 	.poll = mn_poll,
+	.mmap = mn_mmap,
 	.unlocked_ioctl = mn_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 };

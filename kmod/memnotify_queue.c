@@ -120,14 +120,64 @@ static bool mn_coalesce(struct mn_sub *sub, const struct memnotify_event *ev)
 	return false;
 }
 
+/*
+ * The fd's state changed: move the generation on by 2 and, if the state
+ * page is mapped, rewrite it the way a seqcount writer would (generation
+ * odd, fields, generation even), so a reader that sees the same even
+ * generation before and after reading the fields has a consistent copy.
+ * The writers are serialised by wqh.lock.
+ */
+static void mn_state_publish(struct mn_sub *sub)
+{
+	struct memnotify_state_page *p = sub->state_page;
+
+	lockdep_assert_held(&sub->wqh.lock);
+	sub->gen += 2;
+	if (!p)
+		return;
+	WRITE_ONCE(p->generation, sub->gen - 1);
+	smp_wmb();	/* generation odd before the fields change */
+	WRITE_ONCE(p->level, sub->level);
+	WRITE_ONCE(p->level_ns, sub->level_ns);
+	WRITE_ONCE(p->pending_bytes, sub->rq.pending);
+	WRITE_ONCE(p->request_seq, sub->rq.seq);
+	smp_wmb();	/* fields written before the generation is even */
+	WRITE_ONCE(p->generation, sub->gen);
+}
+
+/**
+ * mn_sub_state_page - give a subscriber its state page
+ * @sub: the subscriber
+ * @page: a zeroed page, or NULL to only return the one installed
+ *
+ * Return: the installed page (the first one offered); the caller frees
+ * @page if it was not installed.
+ */
+struct memnotify_state_page *
+mn_sub_state_page(struct mn_sub *sub, struct memnotify_state_page *page)
+{
+	struct memnotify_state_page *p;
+
+	spin_lock_irq(&sub->wqh.lock);
+	if (!sub->state_page && page) {
+		page->size = sizeof(*page);
+		page->version = MEMNOTIFY_ABI_VERSION;
+		sub->state_page = page;
+		mn_state_publish(sub);
+	}
+	p = sub->state_page;
+	spin_unlock_irq(&sub->wqh.lock);
+	return p;
+}
+
 static void mn_note_level(struct mn_sub *sub, const struct memnotify_event *ev)
 {
 	lockdep_assert_held(&sub->wqh.lock);
-	sub->gen++;
 	if (ev->type == MEMNOTIFY_EVENT_PRESSURE) {
 		sub->level = ev->level;
 		sub->level_ns = ev->timestamp_ns;
 	}
+	mn_state_publish(sub);
 }
 
 /**
@@ -196,7 +246,7 @@ void mn_sub_request_locked(struct mn_sub *sub, u64 bytes, u32 source)
 	rq->last_ns = now;
 	if (!rq->first_ns)
 		rq->first_ns = now;
-	sub->gen++;
+	mn_state_publish(sub);
 	mn_stat_add(MN_STAT_REQUESTED_BYTES, bytes);
 	mn_stat_inc(MN_STAT_RECLAIM);
 	wake_up_locked_poll(&sub->wqh, EPOLLIN | EPOLLRDNORM);
@@ -222,6 +272,7 @@ void mn_sub_reclaim_off(struct mn_sub *sub)
 	spin_lock_irq(&sub->wqh.lock);
 	sub->rq.pending = 0;
 	sub->rq.first_ns = 0;
+	mn_state_publish(sub);
 	spin_unlock_irq(&sub->wqh.lock);
 }
 
@@ -347,6 +398,7 @@ static void mn_take_pending(struct mn_sub *sub, struct memnotify_event *ev)
 		rq->unanswered_ns = rq->first_ns;
 	rq->pending = 0;
 	rq->first_ns = 0;
+	mn_state_publish(sub);
 }
 
 /**
@@ -410,6 +462,7 @@ void mn_queue_unpop(struct mn_sub *sub, const struct memnotify_event *ev)
 		    (!rq->first_ns || rq->unanswered_ns < rq->first_ns))
 			rq->first_ns = rq->unanswered_ns;
 		rq->unanswered_ns = 0;
+		mn_state_publish(sub);
 	} else if (sub->count == sub->qlen) {
 		sub->dropped++;
 		mn_stat_inc(MN_STAT_DROPPED);

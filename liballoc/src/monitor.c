@@ -127,7 +127,8 @@ static void source_ready_locked(void)
 		la_msrc_open(&src, la_opt.monitor);
 		src_open = true;
 		verbose("source", names[src.source], 0, NULL, 0, NULL);
-	} else {
+	} else if (!src.state) {
+		/* With the state page, the fd is checked only when it is used. */
 		la_msrc_check(&src);
 	}
 	atomic_store_explicit(&st_source, (uint64_t)src.source, memory_order_relaxed);

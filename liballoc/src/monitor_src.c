@@ -32,6 +32,28 @@ static int open_memnotify(unsigned *record_size)
 	return fd;
 }
 
+/* The state page of a memnotify fd, or NULL (a kernel without one, or a
+ * mapping refused by policy: then every check reads the fd). */
+static const struct memnotify_state_page *map_state(int fd)
+{
+	void *p = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	const struct memnotify_state_page *st = p;
+	if (st->size < sizeof *st) {
+		munmap(p, (size_t)sysconf(_SC_PAGESIZE));
+		return NULL;
+	}
+	return st;
+}
+
+static void unmap_state(la_msrc_t *m)
+{
+	if (m->state)
+		munmap((void *)m->state, (size_t)sysconf(_SC_PAGESIZE));
+	m->state = NULL;
+}
+
 /* A PSI trigger: 100 ms of "some" stall in a 1 s window; unprivileged
  * writers may only use 2 s multiples, so retry with a 2 s window. */
 static int open_psi(void)
@@ -55,9 +77,13 @@ void la_msrc_open(la_msrc_t *m, int mode)
 	m->gen++;
 	m->source = LA_MONITOR_DECAY;
 	m->request_seq = 0;
+	unmap_state(m);
 	if ((mode == LA_MODE_AUTO || mode == LA_MODE_MEMNOTIFY) &&
-	    (m->fd = open_memnotify(&m->record_size)) >= 0)
+	    (m->fd = open_memnotify(&m->record_size)) >= 0) {
 		m->source = LA_MONITOR_MEMNOTIFY;
+		m->state = map_state(m->fd);
+		m->seen_gen = UINT64_MAX; /* read once */
+	}
 	else if ((mode == LA_MODE_AUTO || mode == LA_MODE_PSI) && (m->fd = open_psi()) >= 0)
 		m->source = LA_MONITOR_PSI;
 	struct stat st;
@@ -67,6 +93,7 @@ void la_msrc_open(la_msrc_t *m, int mode)
 		m->rdev = st.st_rdev;
 	} else if (m->fd >= 0) {
 		close(m->fd); /* just opened by us: still ours */
+		unmap_state(m);
 		m->fd = -1;
 		m->source = LA_MONITOR_DECAY;
 	}
@@ -137,12 +164,33 @@ int la_msrc_drain(la_msrc_t *m, struct memnotify_event *ev, int max)
 	return m->source == LA_MONITOR_PSI ? psi_event(ev) : read_records(m, ev, max);
 }
 
+/* The state page's generation (acquire: the fields it covers are read
+ * after it), odd while the kernel is updating the page. */
+static uint64_t state_gen(const la_msrc_t *m)
+{
+	return __atomic_load_n(&m->state->generation, __ATOMIC_ACQUIRE);
+}
+
 int la_msrc_poll(la_msrc_t *m, struct memnotify_event *ev, int max)
 {
-	if (max <= 0 || !la_msrc_check(m))
+	if (max <= 0)
 		return 0;
-	if (m->source == LA_MONITOR_MEMNOTIFY)
-		return read_records(m, ev, max); /* O_NONBLOCK: EAGAIN when empty */
+	uint64_t g = 0;
+	if (m->source == LA_MONITOR_MEMNOTIFY && m->state) {
+		g = state_gen(m);
+		if (g == m->seen_gen)
+			return 0; /* nothing posted since the fd was read empty */
+	}
+	if (!la_msrc_check(m))
+		return 0;
+	if (m->source == LA_MONITOR_MEMNOTIFY) {
+		int n = read_records(m, ev, max); /* O_NONBLOCK: EAGAIN when empty */
+		/* Read empty: everything up to g is consumed. (Reading a RECLAIM
+		 * moves the generation on too, which costs one more read.) */
+		if (m->state && n < max && !(g & 1))
+			m->seen_gen = g;
+		return n;
+	}
 	struct pollfd p = { .fd = m->fd, .events = POLLPRI };
 	return poll(&p, 1, 0) == 1 && (p.revents & POLLPRI) ? psi_event(ev) : 0;
 }
@@ -169,6 +217,7 @@ void la_msrc_released(la_msrc_t *m, uint64_t bytes)
 
 void la_msrc_fork_child(la_msrc_t *m)
 {
+	unmap_state(m);
 	if (still_ours(m))
 		close(m->fd);
 	m->fd = -1;

@@ -37,6 +37,16 @@
  * refused absolute report is simply repeated after the RECLAIM record is
  * read and acted on.
  *
+ * State page: mmap() of one page at offset 0, read-only and shared, maps
+ * struct memnotify_state_page, which the kernel keeps up to date, so a
+ * subscriber learns its state with a load and no system call.  Writable
+ * mappings are refused with EPERM (mmap() itself refuses a shared writable
+ * mapping of a file opened read-only with EACCES) and mprotect() to write
+ * with EACCES; any other offset or size with EINVAL.  The mapping holds the open file,
+ * like any file mapping: the subscription lives on after close() while the
+ * page is mapped (in this process or, after fork(), in a child that
+ * inherited the mapping), and ends with the last munmap().
+ *
  * All structures use fixed-width types, contain no implicit padding and are
  * multiples of 8 bytes, so the layout is identical on every architecture and
  * for 32-bit callers.  Reserved fields must be zero on input and are zero on
@@ -242,8 +252,9 @@ struct memnotify_released {
  *			(MEMNOTIFY_LEVEL_NONE before the first)
  * @reserved:		zero
  * @level_ns:		when that record's event was raised (0 before)
- * @generation:		bumped by every record posted and every reclaim
- *			request made to this fd
+ * @generation:		grows by 2 with every record posted to this fd,
+ *			every reclaim request and every read() of pending
+ *			reclaim (see struct memnotify_state_page)
  * @pending_bytes:	reclaim requested and not yet read
  * @request_seq:	requests made to this fd so far
  * @claim_bytes:	the fd's claim (cache reported, clamped, minus what
@@ -268,6 +279,34 @@ struct memnotify_state {
 	__u64 releases;
 	__u64 latency[MEMNOTIFY_LATENCY_BUCKETS];
 	__u64 reserved2;
+};
+
+/**
+ * struct memnotify_state_page - what the state page holds
+ * @size:		bytes of this structure (later versions append fields)
+ * @version:		MEMNOTIFY_ABI_VERSION
+ * @generation:		the fd's generation (struct memnotify_state), even
+ *			while the fields below are stable and odd while the
+ *			kernel updates them; it grows by 2 with every record
+ *			posted to the fd, every reclaim request and every
+ *			read() of pending reclaim.  Read it (acquire), read
+ *			the fields, read it again: equal and even means a
+ *			consistent snapshot.
+ * @level:		as struct memnotify_state.level
+ * @reserved:		zero
+ * @level_ns:		as struct memnotify_state.level_ns
+ * @pending_bytes:	as struct memnotify_state.pending_bytes
+ * @request_seq:	as struct memnotify_state.request_seq
+ */
+struct memnotify_state_page {
+	__u32 size;
+	__u32 version;
+	__u64 generation;
+	__u32 level;
+	__u32 reserved;
+	__u64 level_ns;
+	__u64 pending_bytes;
+	__u64 request_seq;
 };
 
 #define MEMNOTIFY_IOC_MAGIC		0xB9
