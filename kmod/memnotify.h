@@ -29,8 +29,14 @@
  *  sub->claim (atomic)	a subscriber's claim in pages; the sum of all
  *				claims is the cache_pages gauge (atomic).  No
  *				lock: the shrinker takes pages with cmpxchg.
- *  sub->wqh.lock (spinlock)	the subscriber's ring, counters and seq, like
- *				fs/eventfd.c uses its wait queue lock.
+ *  sub->wqh.lock (spinlock)	the subscriber's ring, counters and seq, and
+ *				its pending-reclaim counter and accounting
+ *				(sub->rq), like fs/eventfd.c uses its wait
+ *				queue lock.  The shrinker takes a claim and
+ *				adds it to the counter in one critical
+ *				section, and SET_CACHE compares request_seq
+ *				and stores the claim in one, so a report can
+ *				never re-add memory already requested.
  *  sub->cfg_lock (mutex)	per-fd configuration (mask, idle settings) and
  *				starting/stopping the idle work.
  *  sub->read_lock (mutex)	serialises readers so that a record that could
@@ -129,6 +135,12 @@ enum mn_stat {
 	MN_STAT_SAMPLES,
 	MN_STAT_INJECTED,
 	MN_STAT_OPENS,
+	MN_STAT_REQUESTED_BYTES,
+	MN_STAT_RELEASED_BYTES,
+	MN_STAT_RELEASES,
+	MN_STAT_RELEASE_LAT_0,	/* MEMNOTIFY_LATENCY_BUCKETS in a row */
+	MN_STAT_RELEASE_LAT_LAST = MN_STAT_RELEASE_LAT_0 +
+				   MEMNOTIFY_LATENCY_BUCKETS - 1,
 	MN_STAT_NR
 };
 
@@ -165,6 +177,35 @@ struct mn_idle_sample {
 };
 
 /**
+ * struct mn_reclaim_acct - one subscriber's reclaim requests, all in bytes
+ * and all under the subscriber's wqh.lock (like an eventfd's count)
+ * @pending:	requested and not yet read; read() turns it into one RECLAIM
+ *		record and zeroes it in the same critical section
+ * @seq:	requests made so far (struct memnotify_event.request_seq)
+ * @source:	MEMNOTIFY_SOURCE_* of the latest pending request
+ * @last_ns:	when the latest pending request was made
+ * @first_ns:	when the oldest pending request was made (0: none pending)
+ * @unanswered_ns: when the oldest request read but not yet answered by
+ *		MEMNOTIFY_IOC_RELEASED was made (0: none)
+ * @requested:	bytes requested in total
+ * @released:	bytes reported released in total
+ * @releases:	MEMNOTIFY_IOC_RELEASED calls
+ * @latency:	releases per request-to-release latency bucket
+ */
+struct mn_reclaim_acct {
+	u64 pending;
+	u64 seq;
+	u32 source;
+	u64 last_ns;
+	u64 first_ns;
+	u64 unanswered_ns;
+	u64 requested;
+	u64 released;
+	u64 releases;
+	u64 latency[MEMNOTIFY_LATENCY_BUCKETS];
+};
+
+/**
  * struct mn_sub - one open file of /dev/memnotify
  * @node:	entry in mn_subs (RCU list)
  * @free_work:	frees the structure one RCU grace period after release
@@ -174,6 +215,13 @@ struct mn_idle_sample {
  * @nr_crit:	queued CRITICAL pressure records (EPOLLPRI)
  * @seq:	sequence number of the last queued record
  * @dropped:	records lost to overflow
+ * @gen:	generation: grows by 2 with every record posted, every request
+ *		made and every read of pending reclaim
+ * @state_page:	the page mmap() maps, once a mapping asked for it (written
+ *		under wqh.lock; freed with the subscriber)
+ * @level:	level of the latest PRESSURE record posted
+ * @level_ns:	when its event was raised
+ * @rq:		reclaim requests and their accounting (see struct mn_reclaim_acct)
  * @mask:	MEMNOTIFY_EVENT_* bits wanted (READ_ONCE by producers)
  * @claim:	pages of cache this subscriber claims (memnotify_reclaim.c)
  * @mm:		address space of the opener; claims are clamped to its
@@ -205,6 +253,11 @@ struct mn_sub {
 	unsigned int nr_crit;
 	u64 seq;
 	u64 dropped;
+	u64 gen;
+	struct memnotify_state_page *state_page;
+	u32 level;
+	u64 level_ns;
+	struct mn_reclaim_acct rq;
 	u32 mask;
 	atomic_long_t claim;
 	struct mm_struct *mm;
@@ -238,6 +291,13 @@ void mn_event_init(struct memnotify_event *ev, u32 type, u32 level,
 		   u32 source);
 void mn_stat_event(const struct memnotify_event *ev);
 bool mn_sub_post(struct mn_sub *sub, const struct memnotify_event *ev);
+void mn_sub_request_locked(struct mn_sub *sub, u64 bytes, u32 source);
+bool mn_sub_request(struct mn_sub *sub, u64 bytes, u32 source);
+void mn_sub_reclaim_off(struct mn_sub *sub);
+void mn_sub_released(struct mn_sub *sub, u64 bytes);
+void mn_sub_state(struct mn_sub *sub, struct memnotify_state *st);
+struct memnotify_state_page *
+mn_sub_state_page(struct mn_sub *sub, struct memnotify_state_page *page);
 void mn_broadcast(const struct memnotify_event *ev);
 int mn_queue_pop(struct mn_sub *sub, struct memnotify_event *ev,
 		 bool nonblock);
@@ -256,7 +316,7 @@ int mn_set_thresholds(const struct memnotify_thresholds *t);
 /* memnotify_reclaim.c */
 int mn_reclaim_init(void);
 void mn_reclaim_exit(void);
-int mn_claim_set(struct mn_sub *sub, u64 bytes);
+int mn_claim_set(struct mn_sub *sub, u64 bytes, u64 request_seq);
 u64 mn_claim_get(struct mn_sub *sub);
 void mn_claim_drop(struct mn_sub *sub);
 unsigned long mn_claim_request_all(struct mn_sub *sub, u32 source);

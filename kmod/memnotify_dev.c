@@ -4,6 +4,10 @@
  * read, poll and ioctl.  Queues are memnotify_queue.c's, claims
  * memnotify_reclaim.c's.
  *
+ * mmap() maps the subscriber's state page read-only (see the uapi header).
+ * The vma holds the file, so release() runs only after the last munmap()
+ * and the page, freed with the subscriber, outlives every mapping.
+ *
  * release() takes the subscriber off mn_subs and frees it from a work item
  * queued one RCU grace period later (queue_rcu_work()), so producers that
  * walk the list under RCU, the shrinker included, never see freed memory,
@@ -78,6 +82,8 @@ static size_t mn_sub_size(struct mn_sub *sub, unsigned int qlen)
 
 static void mn_sub_free(struct mn_sub *sub)
 {
+	if (sub->state_page)
+		free_page((unsigned long)sub->state_page);
 	if (sub->mm)
 		mmdrop(sub->mm);
 	put_pid(sub->tgid);
@@ -145,6 +151,8 @@ static int mn_release(struct inode *inode, struct file *file)
 	mn_claim_drop(sub);
 	atomic_long_sub(mn_sub_size(sub, sub->qlen),
 			&mn_gauges[MN_GAUGE_MEMORY_BYTES]);
+	if (sub->state_page)
+		atomic_long_sub(PAGE_SIZE, &mn_gauges[MN_GAUGE_MEMORY_BYTES]);
 	queue_rcu_work(mn_free_wq, &sub->free_work);
 	return 0;
 }
@@ -189,6 +197,47 @@ static ssize_t mn_write(struct file *file, const char __user *buf,
 	return -EINVAL;
 }
 
+/* mprotect() may not make the state page writable. */
+static int mn_vm_mprotect(struct vm_area_struct *vma, unsigned long start,
+			  unsigned long end, unsigned long newflags)
+{
+	return newflags & VM_WRITE ? -EACCES : 0;
+}
+
+static const struct vm_operations_struct mn_vm_ops = {
+	.mprotect = mn_vm_mprotect,
+};
+
+/*
+ * The state page: one page at offset 0, never writable.  It is allocated
+ * on the first mmap(); a mapping grown by mremap() gets SIGBUS past it
+ * (there is no fault handler).
+ */
+static int mn_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct mn_sub *sub = file->private_data;
+	struct memnotify_state_page *page, *p;
+
+	if (vma->vm_pgoff || vma->vm_end - vma->vm_start != PAGE_SIZE)
+		return -EINVAL;
+	if (vma->vm_flags & VM_WRITE)
+		return -EPERM;
+	p = mn_sub_state_page(sub, NULL);
+	if (!p) {
+		page = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+		if (!page)
+			return -ENOMEM;
+		p = mn_sub_state_page(sub, page);
+		if (p != page)
+			free_page((unsigned long)page);
+		else
+			atomic_long_add(PAGE_SIZE,
+					&mn_gauges[MN_GAUGE_MEMORY_BYTES]);
+	}
+	vma->vm_ops = &mn_vm_ops;
+	return vm_insert_page(vma, vma->vm_start, virt_to_page(p));
+}
+
 static __poll_t mn_poll(struct file *file, poll_table *wait)
 {
 	struct mn_sub *sub = file->private_data;
@@ -197,15 +246,46 @@ static __poll_t mn_poll(struct file *file, poll_table *wait)
 	return mn_queue_poll(sub);
 }
 
-static int mn_ioctl_inject(struct mn_sub *sub, void __user *uarg)
+/*
+ * Structure arguments may grow (see the uapi header).  @usize is the size
+ * the caller compiled in (_IOC_SIZE of its command): smaller than ours is
+ * an older or broken caller (-EINVAL); larger is a newer one, accepted when
+ * the tail we do not know is zero (else -E2BIG) and cleared on output.
+ */
+static int mn_copy_in(void *karg, size_t ksize, const void __user *uarg,
+		      size_t usize)
 {
+	if (usize < ksize)
+		return -EINVAL;
+	return copy_struct_from_user(karg, ksize, uarg, usize);
+}
+
+static int mn_copy_out(void __user *uarg, size_t usize, const void *karg,
+		       size_t ksize)
+{
+	if (usize < ksize)
+		return -EINVAL;
+	if (copy_to_user(uarg, karg, ksize))
+		return -EFAULT;
+	if (usize > ksize && clear_user(uarg + ksize, usize - ksize))
+		return -EFAULT;
+	return 0;
+}
+
+static int mn_ioctl_inject(struct mn_sub *sub, void __user *uarg,
+			   size_t usize)
+{
+	u64 ram = (u64)totalram_pages() << PAGE_SHIFT;
 	struct memnotify_inject in;
 	struct memnotify_event ev;
+	struct mn_sub *s;
+	int err;
 
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
-	if (copy_from_user(&in, uarg, sizeof(in)))
-		return -EFAULT;
+	err = mn_copy_in(&in, sizeof(in), uarg, usize);
+	if (err)
+		return err;
 	if (in.reserved || (in.flags & ~MEMNOTIFY_INJECT_ALL) ||
 	    hweight32(in.type) != 1 || (in.type & ~MEMNOTIFY_EVENT_ALL))
 		return -EINVAL;
@@ -216,14 +296,25 @@ static int mn_ioctl_inject(struct mn_sub *sub, void __user *uarg)
 	} else if (in.level != MEMNOTIFY_LEVEL_NONE) {
 		return -EINVAL;
 	}
-	if (in.reclaim_pages && in.type != MEMNOTIFY_EVENT_RECLAIM)
-		return -EINVAL;
-	if (in.reclaim_pages > totalram_pages())
+	if (in.type == MEMNOTIFY_EVENT_RECLAIM ?
+	    !in.reclaim_bytes || in.reclaim_bytes > ram : in.reclaim_bytes)
 		return -EINVAL;
 
-	mn_event_init(&ev, in.type, in.level, MEMNOTIFY_SOURCE_INJECT);
-	ev.reclaim_pages = in.reclaim_pages;
 	mn_stat_inc(MN_STAT_INJECTED);
+	if (in.type == MEMNOTIFY_EVENT_RECLAIM) {
+		if (!(in.flags & MEMNOTIFY_INJECT_ALL)) {
+			mn_sub_request(sub, in.reclaim_bytes,
+				       MEMNOTIFY_SOURCE_INJECT);
+			return 0;
+		}
+		rcu_read_lock();
+		list_for_each_entry_rcu(s, &mn_subs, node)
+			mn_sub_request(s, in.reclaim_bytes,
+				       MEMNOTIFY_SOURCE_INJECT);
+		rcu_read_unlock();
+		return 0;
+	}
+	mn_event_init(&ev, in.type, in.level, MEMNOTIFY_SOURCE_INJECT);
 	if (in.flags & MEMNOTIFY_INJECT_ALL) {
 		mn_broadcast(&ev);
 	} else {
@@ -244,19 +335,24 @@ static int mn_ioctl_set_mask(struct mn_sub *sub, u32 __user *uarg)
 	mutex_lock(&sub->cfg_lock);
 	WRITE_ONCE(sub->mask, mask);
 	/* Without RECLAIM nobody would act on requests: stop counting. */
-	if (!(mask & MEMNOTIFY_EVENT_RECLAIM))
+	if (!(mask & MEMNOTIFY_EVENT_RECLAIM)) {
 		mn_claim_drop(sub);
+		mn_sub_reclaim_off(sub);
+	}
 	mn_idle_update(sub);
 	mutex_unlock(&sub->cfg_lock);
 	return 0;
 }
 
-static int mn_ioctl_set_idle(struct mn_sub *sub, void __user *uarg)
+static int mn_ioctl_set_idle(struct mn_sub *sub, void __user *uarg,
+			     size_t usize)
 {
 	struct memnotify_idle idle;
+	int err;
 
-	if (copy_from_user(&idle, uarg, sizeof(idle)))
-		return -EFAULT;
+	err = mn_copy_in(&idle, sizeof(idle), uarg, usize);
+	if (err)
+		return err;
 	if (idle.period_ms < MEMNOTIFY_IDLE_PERIOD_MIN_MS ||
 	    idle.period_ms > MEMNOTIFY_IDLE_PERIOD_MAX_MS ||
 	    !idle.threshold_ppm || idle.threshold_ppm > 1000000)
@@ -270,73 +366,119 @@ static int mn_ioctl_set_idle(struct mn_sub *sub, void __user *uarg)
 	return 0;
 }
 
-static int mn_ioctl_set_cache(struct mn_sub *sub, u64 __user *uarg)
+static int mn_ioctl_get_idle(struct mn_sub *sub, void __user *uarg,
+			     size_t usize)
 {
-	u64 bytes;
+	struct memnotify_idle idle;
+
+	mutex_lock(&sub->cfg_lock);
+	idle.period_ms = sub->idle_period_ms;
+	idle.threshold_ppm = sub->idle_threshold_ppm;
+	mutex_unlock(&sub->cfg_lock);
+	return mn_copy_out(uarg, usize, &idle, sizeof(idle));
+}
+
+static int mn_ioctl_set_cache(struct mn_sub *sub, void __user *uarg,
+			      size_t usize)
+{
+	struct memnotify_cache c;
 	int ret;
 
-	if (get_user(bytes, uarg))
-		return -EFAULT;
+	ret = mn_copy_in(&c, sizeof(c), uarg, usize);
+	if (ret)
+		return ret;
 	mutex_lock(&sub->cfg_lock);
 	if (!(sub->mask & MEMNOTIFY_EVENT_RECLAIM))
 		ret = -EINVAL;
 	else
-		ret = mn_claim_set(sub, bytes);
+		ret = mn_claim_set(sub, c.bytes, c.request_seq);
 	mutex_unlock(&sub->cfg_lock);
 	return ret;
 }
+
+static int mn_ioctl_released(struct mn_sub *sub, void __user *uarg,
+			     size_t usize)
+{
+	struct memnotify_released r;
+	int err;
+
+	err = mn_copy_in(&r, sizeof(r), uarg, usize);
+	if (err)
+		return err;
+	if (r.reserved || r.bytes > (u64)totalram_pages() << PAGE_SHIFT)
+		return -EINVAL;
+	mn_sub_released(sub, r.bytes);
+	return 0;
+}
+
+static int mn_ioctl_get_state(struct mn_sub *sub, void __user *uarg,
+			      size_t usize)
+{
+	struct memnotify_state st;
+
+	mn_sub_state(sub, &st);
+	st.claim_bytes = mn_claim_get(sub);
+	return mn_copy_out(uarg, usize, &st, sizeof(st));
+}
+
+static int mn_ioctl_thresholds(unsigned int cmd, void __user *uarg,
+			       size_t usize)
+{
+	struct memnotify_thresholds t;
+	int err;
+
+	if (_IOC_DIR(cmd) == _IOC_READ) {
+		mn_get_thresholds(&t);
+		return mn_copy_out(uarg, usize, &t, sizeof(t));
+	}
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	err = mn_copy_in(&t, sizeof(t), uarg, usize);
+	return err ? err : mn_set_thresholds(&t);
+}
+
+/* A command without its size field: structure sizes are checked apart. */
+#define MN_CMD(cmd)	((cmd) & ~IOCSIZE_MASK)
 
 static long mn_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct mn_sub *sub = file->private_data;
 	void __user *uarg = (void __user *)arg;
+	size_t usize = _IOC_SIZE(cmd);
 
-	switch (cmd) {
-	case MEMNOTIFY_IOC_GET_VERSION: {
+	switch (MN_CMD(cmd)) {
+	case MN_CMD(MEMNOTIFY_IOC_GET_VERSION): {
 		struct memnotify_version v = {
 			.abi_version = MEMNOTIFY_ABI_VERSION,
 			.record_size = sizeof(struct memnotify_event),
 			.event_mask = MEMNOTIFY_EVENT_ALL,
 		};
 
-		return copy_to_user(uarg, &v, sizeof(v)) ? -EFAULT : 0;
+		return mn_copy_out(uarg, usize, &v, sizeof(v));
 	}
-	case MEMNOTIFY_IOC_SET_MASK:
+	case MN_CMD(MEMNOTIFY_IOC_SET_MASK):
+		if (cmd != MEMNOTIFY_IOC_SET_MASK)
+			return -ENOTTY;	/* scalars never grow */
 		return mn_ioctl_set_mask(sub, uarg);
-	case MEMNOTIFY_IOC_GET_MASK:
+	case MN_CMD(MEMNOTIFY_IOC_GET_MASK):
+		if (cmd != MEMNOTIFY_IOC_GET_MASK)
+			return -ENOTTY;
 		return put_user(READ_ONCE(sub->mask), (u32 __user *)uarg);
-	case MEMNOTIFY_IOC_SET_IDLE:
-		return mn_ioctl_set_idle(sub, uarg);
-	case MEMNOTIFY_IOC_GET_IDLE: {
-		struct memnotify_idle idle;
-
-		mutex_lock(&sub->cfg_lock);
-		idle.period_ms = sub->idle_period_ms;
-		idle.threshold_ppm = sub->idle_threshold_ppm;
-		mutex_unlock(&sub->cfg_lock);
-		return copy_to_user(uarg, &idle, sizeof(idle)) ? -EFAULT : 0;
-	}
-	case MEMNOTIFY_IOC_SET_CACHE:
-		return mn_ioctl_set_cache(sub, uarg);
-	case MEMNOTIFY_IOC_GET_CACHE:
-		return put_user(mn_claim_get(sub), (u64 __user *)uarg);
-	case MEMNOTIFY_IOC_INJECT:
-		return mn_ioctl_inject(sub, uarg);
-	case MEMNOTIFY_IOC_SET_THRESHOLDS: {
-		struct memnotify_thresholds t;
-
-		if (!capable(CAP_SYS_ADMIN))
-			return -EPERM;
-		if (copy_from_user(&t, uarg, sizeof(t)))
-			return -EFAULT;
-		return mn_set_thresholds(&t);
-	}
-	case MEMNOTIFY_IOC_GET_THRESHOLDS: {
-		struct memnotify_thresholds t;
-
-		mn_get_thresholds(&t);
-		return copy_to_user(uarg, &t, sizeof(t)) ? -EFAULT : 0;
-	}
+	case MN_CMD(MEMNOTIFY_IOC_SET_IDLE):
+		return mn_ioctl_set_idle(sub, uarg, usize);
+	case MN_CMD(MEMNOTIFY_IOC_GET_IDLE):
+		return mn_ioctl_get_idle(sub, uarg, usize);
+	case MN_CMD(MEMNOTIFY_IOC_SET_CACHE):
+		return mn_ioctl_set_cache(sub, uarg, usize);
+	case MN_CMD(MEMNOTIFY_IOC_RELEASED):
+		return mn_ioctl_released(sub, uarg, usize);
+	case MN_CMD(MEMNOTIFY_IOC_INJECT):
+		return mn_ioctl_inject(sub, uarg, usize);
+	case MN_CMD(MEMNOTIFY_IOC_SET_THRESHOLDS):
+	case MN_CMD(MEMNOTIFY_IOC_GET_THRESHOLDS):
+		return mn_ioctl_thresholds(cmd, uarg, usize);
+	case MN_CMD(MEMNOTIFY_IOC_GET_STATE):
+		return mn_ioctl_get_state(sub, uarg, usize);
 	}
 	return -ENOTTY;
 }
@@ -348,6 +490,7 @@ static const struct file_operations mn_fops = {
 	.read = mn_read,
 	.write = mn_write,
 	.poll = mn_poll,
+	.mmap = mn_mmap,
 	.unlocked_ioctl = mn_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 };

@@ -81,7 +81,7 @@ static void mn_idle_report(struct mn_sub *sub, u32 type, u64 usage_ppm)
 	struct memnotify_event ev;
 
 	mn_event_init(&ev, type, MEMNOTIFY_LEVEL_NONE, MEMNOTIFY_SOURCE_IDLE);
-	ev.reclaim_pages = usage_ppm;
+	ev.cpu_ppm = usage_ppm;
 	mn_stat_event(&ev);
 	mn_sub_post(sub, &ev);
 }

@@ -189,7 +189,8 @@ static void mn_shrink_fn(struct work_struct *work)
 	mn_event_init(&ev, MEMNOTIFY_EVENT_PRESSURE, fls(levels) - 1,
 		      MEMNOTIFY_SOURCE_SHRINKER);
 	/* Below a threshold too: say how bad it is (not a crossing). */
-	ev.level = max(ev.level, mn_threshold_level(ev.avail_pages));
+	ev.level = max_t(u32, ev.level,
+			 mn_threshold_level(ev.avail_bytes >> PAGE_SHIFT));
 	if (mn_pressure_gate(ev.level, ev.timestamp_ns))
 		mn_broadcast(&ev);
 }
@@ -213,14 +214,14 @@ static void mn_sample_fn(struct work_struct *work)
 	mn_stat_inc(MN_STAT_SAMPLES);
 	mn_event_init(&ev, MEMNOTIFY_EVENT_PRESSURE, MEMNOTIFY_LEVEL_NONE,
 		      MEMNOTIFY_SOURCE_THRESHOLD);
-	level = mn_threshold_level(ev.avail_pages);
+	level = mn_threshold_level(ev.avail_bytes >> PAGE_SHIFT);
 	if (mn_threshold_crossed(level) && !list_empty(&mn_subs)) {
 		ev.level = level;
 		if (mn_pressure_gate(level, ev.timestamp_ns))
 			mn_broadcast(&ev);
 	}
 	queue_delayed_work(mn_wq, &mn_sample_work,
-			   mn_sample_delay(ev.avail_pages));
+			   mn_sample_delay(ev.avail_bytes >> PAGE_SHIFT));
 }
 
 /*

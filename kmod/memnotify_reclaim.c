@@ -44,8 +44,11 @@
  *  - scan_objects() makes one pass over the subscribers, starting at a
  *    cursor that moves on by one each call so that rounding favours nobody,
  *    and asks each for its share of nr_to_scan in proportion to its clamped
- *    claim, taking the pages from the claim with cmpxchg (no lock; two
- *    reclaimers never take the same page).  One call therefore costs
+ *    claim, taking the pages from the claim with cmpxchg (two reclaimers
+ *    never take the same page) and adding them, in bytes, to the
+ *    subscriber's pending-reclaim counter, both under that subscriber's
+ *    wqh.lock (a spinlock held for a few instructions; SET_CACHE's
+ *    compare-and-set holds it too).  One call therefore costs
  *    O(subscribers), one pass costs O(257 * subscribers).
  *  - It returns the number of pages it asked for.  vmscan does not count a
  *    shrinker's return value as reclaimed memory (nr_reclaimed is credited
@@ -136,17 +139,23 @@ static unsigned long mn_claim_take(struct mn_sub *sub, unsigned long want)
  * mn_claim_set - MEMNOTIFY_IOC_SET_CACHE
  * @sub: the subscriber
  * @bytes: the claim; more than total RAM is refused with -EINVAL
+ * @request_seq: the request_seq of the last RECLAIM record the caller read
  *
  * Clamps the claim to the opener's resident anonymous memory not claimed
  * through its other files (see above); the clamped value is what
  * mn_claim_get() returns.  The other files' claims are lowered first if
  * together they exceed what the process holds now, so after every set the
  * claims of one process add up to at most what it holds.
+ *
+ * The claim is stored only if no request was made since @request_seq
+ * (-EAGAIN otherwise), in the critical section in which the shrinker takes
+ * from claims, so a report never counts memory already requested.
  */
-int mn_claim_set(struct mn_sub *sub, u64 bytes)
+int mn_claim_set(struct mn_sub *sub, u64 bytes, u64 request_seq)
 {
 	unsigned long pages, budget;
 	struct mn_sub *s;
+	int ret = 0;
 
 	if (bytes > (u64)totalram_pages() << PAGE_SHIFT)
 		return -EINVAL;
@@ -168,9 +177,14 @@ int mn_claim_set(struct mn_sub *sub, u64 bytes)
 		pages = budget;
 		mn_stat_inc(MN_STAT_CLAIMS_CLAMPED);
 	}
-	mn_claim_store(sub, pages);
+	spin_lock_irq(&sub->wqh.lock);
+	if (sub->rq.seq != request_seq)
+		ret = -EAGAIN;
+	else
+		mn_claim_store(sub, pages);
+	spin_unlock_irq(&sub->wqh.lock);
 	mutex_unlock(&mn_subs_lock);
-	return 0;
+	return ret;
 }
 
 u64 mn_claim_get(struct mn_sub *sub)
@@ -256,26 +270,24 @@ unsigned long mn_ask_outstanding(struct mn_sub *sub, unsigned long anon)
 }
 
 /*
- * Take up to @want pages from a claim and post a RECLAIM record for them
- * (@ev is initialised on first use, so one call of the shrinker stamps all
- * its records alike).  Returns the pages asked.
+ * Take up to @want pages from a claim and add them to the subscriber's
+ * pending counter, in one critical section of its wqh.lock, which
+ * SET_CACHE's compare-and-set also holds.  Returns the pages asked.
  */
-static unsigned long mn_ask(struct mn_sub *sub, unsigned long want,
-			    u32 source, struct memnotify_event *ev)
+static unsigned long mn_ask(struct mn_sub *sub, unsigned long want, u32 source)
 {
-	unsigned long ask = mn_claim_take(sub, want);
+	unsigned long ask = 0, flags;
 
+	spin_lock_irqsave(&sub->wqh.lock, flags);
+	/* RECLAIM masked off meanwhile: the claim is gone, nobody is asked. */
+	if (READ_ONCE(sub->mask) & MEMNOTIFY_EVENT_RECLAIM)
+		ask = mn_claim_take(sub, want);
+	if (ask)
+		mn_sub_request_locked(sub, (u64)ask << PAGE_SHIFT, source);
+	spin_unlock_irqrestore(&sub->wqh.lock, flags);
 	if (!ask)
 		return 0;
-	if (!ev->type)
-		mn_event_init(ev, MEMNOTIFY_EVENT_RECLAIM, MEMNOTIFY_LEVEL_NONE,
-			      source);
-	ev->reclaim_pages = ask;
-	/* RECLAIM masked off meanwhile: the claim is gone, nobody is asked. */
-	if (!mn_sub_post(sub, ev))
-		return 0;
 	mn_ask_note(sub, ask);
-	mn_stat_event(ev);
 	mn_stat_add(MN_STAT_RECLAIM_PAGES, ask);
 	return ask;
 }
@@ -285,22 +297,20 @@ static unsigned long mn_ask(struct mn_sub *sub, unsigned long want,
  * Returns the pages asked.
  */
 static unsigned long mn_scan_one(struct mn_sub *sub, unsigned long nr,
-				 unsigned long total, unsigned long left,
-				 struct memnotify_event *ev)
+				 unsigned long total, unsigned long left)
 {
 	unsigned long have = mn_claim_clamped(sub), ask;
 
 	if (!have)
 		return 0;
 	ask = div64_u64((u64)nr * have + total - 1, total);
-	return mn_ask(sub, min3(ask, have, left), MEMNOTIFY_SOURCE_SHRINKER,
-		      ev);
+	return mn_ask(sub, min3(ask, have, left), MEMNOTIFY_SOURCE_SHRINKER);
 }
 
 /**
  * mn_claim_request_all - ask a subscriber for all of its claim
  * @sub: the subscriber (under RCU or otherwise kept alive by the caller)
- * @source: MEMNOTIFY_SOURCE_* of the RECLAIM record
+ * @source: MEMNOTIFY_SOURCE_* the request is reported with
  *
  * The claim is clamped to the process's resident anonymous pages first.
  * Never sleeps or allocates (the OOM notifier calls it).
@@ -308,17 +318,15 @@ static unsigned long mn_scan_one(struct mn_sub *sub, unsigned long nr,
  */
 unsigned long mn_claim_request_all(struct mn_sub *sub, u32 source)
 {
-	struct memnotify_event ev = { .type = 0 };
 	unsigned long have = mn_claim_clamped(sub);
 
-	return have ? mn_ask(sub, have, source, &ev) : 0;
+	return have ? mn_ask(sub, have, source) : 0;
 }
 
 static unsigned long mn_scan_objects(struct shrinker *s,
 				     struct shrink_control *sc)
 {
 	unsigned long nr, total, asked = 0, visits = 0;
-	struct memnotify_event ev = { .type = 0 };
 	u64 t0 = ktime_get_ns();
 	struct mn_sub *sub;
 	long subs;
@@ -336,14 +344,14 @@ static unsigned long mn_scan_objects(struct shrinker *s,
 		if (i++ < start || asked >= nr)
 			continue;
 		visits++;
-		asked += mn_scan_one(sub, nr, total, nr - asked, &ev);
+		asked += mn_scan_one(sub, nr, total, nr - asked);
 	}
 	i = 0;
 	list_for_each_entry_rcu(sub, &mn_subs, node) {
 		if (i++ >= start || asked >= nr)
 			break;
 		visits++;
-		asked += mn_scan_one(sub, nr, total, nr - asked, &ev);
+		asked += mn_scan_one(sub, nr, total, nr - asked);
 	}
 	rcu_read_unlock();
 

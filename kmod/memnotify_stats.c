@@ -27,7 +27,7 @@ static const char * const mn_counter_names[MN_STAT_NR] = {
 	[MN_STAT_PRESSURE_MEDIUM] = "pressure_medium",
 	/* PRESSURE CRITICAL events raised */
 	[MN_STAT_PRESSURE_CRITICAL] = "pressure_critical",
-	/* RECLAIM requests made (one per subscriber asked) */
+	/* RECLAIM requests made (one per subscriber asked, shrinker and INJECT) */
 	[MN_STAT_RECLAIM] = "reclaim",
 	/* IDLE events raised */
 	[MN_STAT_IDLE] = "idle",
@@ -79,6 +79,22 @@ static const char * const mn_counter_names[MN_STAT_NR] = {
 	[MN_STAT_INJECTED] = "injected",
 	/* successful open()s */
 	[MN_STAT_OPENS] = "opens",
+	/* bytes requested from subscribers (shrinker and INJECT) */
+	[MN_STAT_REQUESTED_BYTES] = "requested_bytes",
+	/* bytes subscribers reported released (MEMNOTIFY_IOC_RELEASED) */
+	[MN_STAT_RELEASED_BYTES] = "released_bytes",
+	/* MEMNOTIFY_IOC_RELEASED calls */
+	[MN_STAT_RELEASES] = "releases",
+	/* releases less than 1 ms after the request they answer */
+	[MN_STAT_RELEASE_LAT_0] = "release_latency_lt_1ms",
+	/* ... 1 to 10 ms after the request */
+	[MN_STAT_RELEASE_LAT_0 + 1] = "release_latency_lt_10ms",
+	/* ... 10 to 100 ms after */
+	[MN_STAT_RELEASE_LAT_0 + 2] = "release_latency_lt_100ms",
+	/* ... 100 ms to 1 s after */
+	[MN_STAT_RELEASE_LAT_0 + 3] = "release_latency_lt_1s",
+	/* ... 1 s or more after */
+	[MN_STAT_RELEASE_LAT_0 + 4] = "release_latency_ge_1s",
 };
 
 /* Gauges: file name, then what it shows. */

@@ -34,6 +34,7 @@
 #define DEFAULT_DEV	"/dev/memnotify"
 #define STATS_DIR	"/sys/module/memnotify/stats"
 #define MAX_INJECT	16
+#define MAX_RECORD	4096	/* largest record size accepted from a later ABI */
 
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_TIMEOUT = 3 };
 
@@ -76,7 +77,7 @@ static void usage(FILE *f)
 	      "                          --count events had not arrived by then\n"
 	      "  -j, --json              JSON lines instead of text\n"
 	      "  -I, --inject TYPE[:ARG] inject an event to every subscriber (root);\n"
-	      "                          TYPE pressure:low|medium|critical, reclaim[:PAGES],\n"
+	      "                          TYPE pressure:low|medium|critical, reclaim[:BYTES],\n"
 	      "                          idle or active; repeatable.  Alone: inject and\n"
 	      "                          exit; with --count or --timeout: subscribe first,\n"
 	      "                          inject, then print events\n"
@@ -160,9 +161,10 @@ static struct memnotify_inject parse_inject(const char *s)
 			    "pressure:low, pressure:medium or pressure:critical");
 		in.level = (uint32_t)l;
 	} else if (in.type == MEMNOTIFY_EVENT_RECLAIM) {
-		if (colon)
-			in.reclaim_pages = parse_num("--inject reclaim", colon + 1, 0,
-						     UINT64_MAX);
+		/* Default: one page. */
+		in.reclaim_bytes = colon ? parse_num("--inject reclaim", colon + 1, 1,
+						     UINT64_MAX) :
+				   (uint64_t)sysconf(_SC_PAGESIZE);
 	} else if (colon) {
 		die(EXIT_USAGE, "--inject: %s takes no argument", type_names[t]);
 	}
@@ -223,13 +225,13 @@ static void flush_out(void)
 }
 
 /*
- * One record, one line.  For IDLE and ACTIVE the reclaim_pages field
- * carries the group's CPU use in ppm: the text form names it cpu_ppm, the
- * JSON form keeps the field name and adds cpu_ppm.
+ * One record, one line.  RECLAIM shows the bytes asked for and the
+ * request_seq they go up to; IDLE and ACTIVE the group's CPU use in ppm.
+ * The JSON form always has every field.
  */
 static void print_event(const struct memnotify_event *ev, bool json)
 {
-	char tb[32], lb[32], sb[32], tu[32], lu[32];
+	char tb[32], lb[32], sb[32], tu[32], lu[32], extra[64] = "";
 	const char *type = type_of(ev->type, tb, sizeof(tb));
 	const char *level = name_of(ev->level, level_names, 4, lb, sizeof(lb));
 	const char *source = name_of(ev->source, source_names, 6, sb, sizeof(sb));
@@ -237,28 +239,35 @@ static void print_event(const struct memnotify_event *ev, bool json)
 
 	if (json) {
 		printf("{\"event\":\"%s\",\"level\":\"%s\",\"source\":\"%s\","
-		       "\"seq\":%llu,\"timestamp_ns\":%llu,\"reclaim_pages\":%llu,",
+		       "\"seq\":%llu,\"timestamp_ns\":%llu,\"flags\":%u,"
+		       "\"reclaim_bytes\":%llu,\"request_seq\":%llu,\"cpu_ppm\":%llu,",
 		       type, level, source, (unsigned long long)ev->seq,
-		       (unsigned long long)ev->timestamp_ns,
-		       (unsigned long long)ev->reclaim_pages);
-		if (cpu)
-			printf("\"cpu_ppm\":%llu,", (unsigned long long)ev->reclaim_pages);
-		printf("\"free_pages\":%llu,\"avail_pages\":%llu,\"dropped\":%llu}\n",
-		       (unsigned long long)ev->free_pages,
-		       (unsigned long long)ev->avail_pages,
+		       (unsigned long long)ev->timestamp_ns, (unsigned int)ev->flags,
+		       (unsigned long long)ev->reclaim_bytes,
+		       (unsigned long long)ev->request_seq,
+		       (unsigned long long)ev->cpu_ppm);
+		printf("\"free_bytes\":%llu,\"avail_bytes\":%llu,\"dropped\":%llu}\n",
+		       (unsigned long long)ev->free_bytes,
+		       (unsigned long long)ev->avail_bytes,
 		       (unsigned long long)ev->dropped);
 	} else {
 		upper(tu, type, sizeof(tu));
 		upper(lu, level, sizeof(lu));
+		if (ev->type == MEMNOTIFY_EVENT_RECLAIM)
+			snprintf(extra, sizeof(extra), " request_seq=%llu",
+				 (unsigned long long)ev->request_seq);
+		if (ev->flags & MEMNOTIFY_RECORD_COALESCED)
+			strcat(extra, " coalesced");
 		printf("%-8s level=%-8s source=%-9s seq=%llu time=%llu.%09llu "
-		       "%s=%llu free_pages=%llu avail_pages=%llu dropped=%llu\n",
+		       "%s=%llu%s free_bytes=%llu avail_bytes=%llu dropped=%llu\n",
 		       tu, lu, source, (unsigned long long)ev->seq,
 		       (unsigned long long)(ev->timestamp_ns / 1000000000u),
 		       (unsigned long long)(ev->timestamp_ns % 1000000000u),
-		       cpu ? "cpu_ppm" : "reclaim_pages",
-		       (unsigned long long)ev->reclaim_pages,
-		       (unsigned long long)ev->free_pages,
-		       (unsigned long long)ev->avail_pages,
+		       cpu ? "cpu_ppm" : "reclaim_bytes",
+		       (unsigned long long)(cpu ? ev->cpu_ppm : ev->reclaim_bytes),
+		       extra,
+		       (unsigned long long)ev->free_bytes,
+		       (unsigned long long)ev->avail_bytes,
 		       (unsigned long long)ev->dropped);
 	}
 	flush_out();
@@ -399,8 +408,10 @@ int main(int argc, char **argv)
 	if (ioctl(fd, MEMNOTIFY_IOC_GET_VERSION, &ver))
 		die(EXIT_RUNTIME, "%s: GET_VERSION: %s (not a memnotify device?)", dev,
 		    strerror(errno));
-	if (ver.abi_version != MEMNOTIFY_ABI_VERSION ||
-	    ver.record_size != sizeof(struct memnotify_event))
+	/* A later version may append fields to records: they are skipped. */
+	if (ver.abi_version < MEMNOTIFY_ABI_VERSION ||
+	    ver.record_size < sizeof(struct memnotify_event) ||
+	    ver.record_size > MAX_RECORD)
 		die(EXIT_RUNTIME, "%s: ABI version %u with %u-byte records, this program "
 		    "speaks version %u with %zu-byte records", dev, ver.abi_version,
 		    ver.record_size, MEMNOTIFY_ABI_VERSION, sizeof(struct memnotify_event));
@@ -447,7 +458,7 @@ int main(int argc, char **argv)
 	if (have_timeout)
 		deadline = now_ms() + timeout;
 	while (!count || seen < count) {
-		struct memnotify_event evs[16];
+		static unsigned char buf[16 * MAX_RECORD];
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		int wait = -1, r;
 		ssize_t n;
@@ -466,15 +477,23 @@ int main(int argc, char **argv)
 			die(EXIT_RUNTIME, "poll: %s", strerror(errno));
 		if (!r)
 			continue;
-		n = read(fd, evs, sizeof(evs));
+		n = read(fd, buf, 16 * (size_t)ver.record_size);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (n < 0)
 			die(EXIT_RUNTIME, "read: %s", strerror(errno));
-		if (n % (ssize_t)sizeof(evs[0]))
-			die(EXIT_RUNTIME, "read: %zd bytes is not a whole number of records", n);
-		for (ssize_t i = 0; i < n / (ssize_t)sizeof(evs[0]) && (!count || seen < count); i++) {
-			print_event(&evs[i], json);
+		/* Records are walked by the size each one carries. */
+		for (ssize_t off = 0; off < n && (!count || seen < count);) {
+			struct memnotify_event ev = { 0 };
+			__u16 size;
+
+			memcpy(&size, buf + off, sizeof(size));
+			if (size < MEMNOTIFY_HEADER_SIZE || size > n - off)
+				die(EXIT_RUNTIME, "read: a %u-byte record at offset %zd of %zd",
+				    size, off, n);
+			memcpy(&ev, buf + off, size < sizeof(ev) ? size : sizeof(ev));
+			print_event(&ev, json);
+			off += size;
 			seen++;
 		}
 	}

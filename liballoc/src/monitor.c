@@ -101,11 +101,15 @@ static void verbose(const char *what, const char *arg, uint64_t a, const char *u
 	la_write_err(buf);
 }
 
-static void handle_locked(const struct memnotify_event *ev)
+/* from_device: the record came from the memnotify device, which is then
+ * told what a RECLAIM gave back (MEMNOTIFY_IOC_RELEASED) */
+static void handle_locked(const struct memnotify_event *ev, bool from_device)
 {
 	uint64_t t0 = la_now_ns();
-	size_t rel = la_react(ev->type, ev->level, ev->reclaim_pages);
+	size_t rel = la_react(ev->type, ev->level, ev->reclaim_bytes);
 	uint64_t t1 = la_now_ns();
+	if (from_device && ev->type == MEMNOTIFY_EVENT_RECLAIM)
+		la_msrc_released(&src, rel);
 	uint64_t since = ev->timestamp_ns && ev->timestamp_ns <= t1 ? t1 - ev->timestamp_ns : t1 - t0;
 	atomic_store_explicit(&st_latency, since, memory_order_relaxed);
 	atomic_fetch_add_explicit(&st_released, rel, memory_order_relaxed);
@@ -123,7 +127,8 @@ static void source_ready_locked(void)
 		la_msrc_open(&src, la_opt.monitor);
 		src_open = true;
 		verbose("source", names[src.source], 0, NULL, 0, NULL);
-	} else {
+	} else if (!src.state) {
+		/* With the state page, the fd is checked only when it is used. */
 		la_msrc_check(&src);
 	}
 	atomic_store_explicit(&st_source, (uint64_t)src.source, memory_order_relaxed);
@@ -142,8 +147,8 @@ static void tick_locked(uint64_t now)
 	if (src.source == LA_MONITOR_MEMNOTIFY && now - last_report >= LA_REPORT_NS) {
 		uint64_t c = la_cached_bytes();
 		uint64_t diff = c > reported ? c - reported : reported - c;
-		if (reported == UINT64_MAX || diff >= LA_REPORT_DELTA || (c == 0) != (reported == 0)) {
-			la_msrc_report(&src, c);
+		if ((reported == UINT64_MAX || diff >= LA_REPORT_DELTA ||
+		     (c == 0) != (reported == 0)) && la_msrc_report(&src, c)) {
 			reported = c;
 			last_report = now;
 			atomic_store_explicit(&st_reported, c, memory_order_relaxed);
@@ -187,7 +192,7 @@ static void *monitor_main(void *arg)
 		atomic_store_explicit(&st_wait, (uint64_t)mwait.kind, memory_order_relaxed);
 		int n = ready ? la_msrc_drain(&src, ev, 16) : 0;
 		for (int i = 0; i < n; i++)
-			handle_locked(&ev[i]);
+			handle_locked(&ev[i], src.source == LA_MONITOR_MEMNOTIFY);
 		now = la_now_ns();
 		if (now < next)
 			continue;
@@ -260,7 +265,7 @@ void la_monitor_start_lazy(void)
 		struct memnotify_event ev[8];
 		int n = la_msrc_poll(&src, ev, 8);
 		for (int i = 0; i < n; i++)
-			handle_locked(&ev[i]);
+			handle_locked(&ev[i], src.source == LA_MONITOR_MEMNOTIFY);
 		tick_locked(now);
 		start = atomic_load_explicit(&la_heaps_live, memory_order_relaxed) >= 2;
 	}
@@ -300,12 +305,13 @@ LA_API int la_monitor_inject(uint32_t type, uint32_t level, uint64_t pages)
 	ev.type = type;
 	ev.level = level;
 	ev.source = MEMNOTIFY_SOURCE_INJECT;
-	ev.reclaim_pages = pages;
+	uint64_t ps = la_os_page_size();
+	ev.reclaim_bytes = pages > UINT64_MAX / ps ? UINT64_MAX : pages * ps;
 	ev.timestamp_ns = la_now_ns();
 	pthread_mutex_lock(&mon_lock);
 	if (!atomic_load_explicit(&thr_state, memory_order_acquire))
 		source_ready_locked();
-	handle_locked(&ev);
+	handle_locked(&ev, false);
 	pthread_mutex_unlock(&mon_lock);
 	return 0;
 }

@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include "monitor_src.h"
 
-static int open_memnotify(void)
+static int open_memnotify(unsigned *record_size)
 {
 	int fd = open("/dev/memnotify", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
@@ -21,13 +21,37 @@ static int open_memnotify(void)
 	struct memnotify_version v;
 	__u32 mask = MEMNOTIFY_EVENT_PRESSURE | MEMNOTIFY_EVENT_RECLAIM |
 		     MEMNOTIFY_EVENT_IDLE | MEMNOTIFY_EVENT_ACTIVE;
-	if (ioctl(fd, MEMNOTIFY_IOC_GET_VERSION, &v) || v.abi_version != MEMNOTIFY_ABI_VERSION ||
-	    v.record_size != sizeof(struct memnotify_event) ||
+	/* A later ABI may append fields to records: read_records skips them. */
+	if (ioctl(fd, MEMNOTIFY_IOC_GET_VERSION, &v) || v.abi_version < MEMNOTIFY_ABI_VERSION ||
+	    v.record_size < sizeof(struct memnotify_event) || v.record_size > LA_MN_RECORD_MAX ||
 	    ioctl(fd, MEMNOTIFY_IOC_SET_MASK, &mask)) {
 		close(fd);
 		return -1;
 	}
+	*record_size = v.record_size;
 	return fd;
+}
+
+/* The state page of a memnotify fd, or NULL (a kernel without one, or a
+ * mapping refused by policy: then every check reads the fd). */
+static const struct memnotify_state_page *map_state(int fd)
+{
+	void *p = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	const struct memnotify_state_page *st = p;
+	if (st->size < sizeof *st) {
+		munmap(p, (size_t)sysconf(_SC_PAGESIZE));
+		return NULL;
+	}
+	return st;
+}
+
+static void unmap_state(la_msrc_t *m)
+{
+	if (m->state)
+		munmap((void *)m->state, (size_t)sysconf(_SC_PAGESIZE));
+	m->state = NULL;
 }
 
 /* A PSI trigger: 100 ms of "some" stall in a 1 s window; unprivileged
@@ -52,8 +76,14 @@ void la_msrc_open(la_msrc_t *m, int mode)
 	m->fd = -1;
 	m->gen++;
 	m->source = LA_MONITOR_DECAY;
-	if ((mode == LA_MODE_AUTO || mode == LA_MODE_MEMNOTIFY) && (m->fd = open_memnotify()) >= 0)
+	m->request_seq = 0;
+	unmap_state(m);
+	if ((mode == LA_MODE_AUTO || mode == LA_MODE_MEMNOTIFY) &&
+	    (m->fd = open_memnotify(&m->record_size)) >= 0) {
 		m->source = LA_MONITOR_MEMNOTIFY;
+		m->state = map_state(m->fd);
+		m->seen_gen = UINT64_MAX; /* read once */
+	}
 	else if ((mode == LA_MODE_AUTO || mode == LA_MODE_PSI) && (m->fd = open_psi()) >= 0)
 		m->source = LA_MONITOR_PSI;
 	struct stat st;
@@ -63,6 +93,7 @@ void la_msrc_open(la_msrc_t *m, int mode)
 		m->rdev = st.st_rdev;
 	} else if (m->fd >= 0) {
 		close(m->fd); /* just opened by us: still ours */
+		unmap_state(m);
 		m->fd = -1;
 		m->source = LA_MONITOR_DECAY;
 	}
@@ -86,14 +117,32 @@ bool la_msrc_check(la_msrc_t *m)
 	return m->fd >= 0;
 }
 
+/* Records as the kernel writes them (record_size bytes each, walked by the
+ * size each carries); only the fields this build knows are kept. The
+ * buffer is only used under the monitor's lock. */
+static unsigned char rec_buf[16 * LA_MN_RECORD_MAX];
+
 static int read_records(la_msrc_t *m, struct memnotify_event *ev, int max)
 {
 	int n = 0;
+	if (max > 16)
+		max = 16;
 	while (n < max) {
-		ssize_t r = read(m->fd, &ev[n], sizeof *ev * (size_t)(max - n));
-		if (r < (ssize_t)sizeof *ev)
+		ssize_t r = read(m->fd, rec_buf, (size_t)m->record_size * (size_t)(max - n));
+		if (r < (ssize_t)MEMNOTIFY_HEADER_SIZE)
 			break;
-		n += (int)(r / (ssize_t)sizeof *ev);
+		for (ssize_t off = 0; off + (ssize_t)MEMNOTIFY_HEADER_SIZE <= r && n < max;) {
+			__u16 size;
+			memcpy(&size, rec_buf + off, sizeof size);
+			if (size < MEMNOTIFY_HEADER_SIZE || size > r - off)
+				return n; /* not a record: stop rather than guess */
+			memset(&ev[n], 0, sizeof ev[n]);
+			memcpy(&ev[n], rec_buf + off, size < sizeof ev[n] ? size : sizeof ev[n]);
+			if (ev[n].type == MEMNOTIFY_EVENT_RECLAIM)
+				m->request_seq = ev[n].request_seq;
+			off += size;
+			n++;
+		}
 	}
 	return n;
 }
@@ -115,27 +164,60 @@ int la_msrc_drain(la_msrc_t *m, struct memnotify_event *ev, int max)
 	return m->source == LA_MONITOR_PSI ? psi_event(ev) : read_records(m, ev, max);
 }
 
+/* The state page's generation (acquire: the fields it covers are read
+ * after it), odd while the kernel is updating the page. */
+static uint64_t state_gen(const la_msrc_t *m)
+{
+	return __atomic_load_n(&m->state->generation, __ATOMIC_ACQUIRE);
+}
+
 int la_msrc_poll(la_msrc_t *m, struct memnotify_event *ev, int max)
 {
-	if (max <= 0 || !la_msrc_check(m))
+	if (max <= 0)
 		return 0;
-	if (m->source == LA_MONITOR_MEMNOTIFY)
-		return read_records(m, ev, max); /* O_NONBLOCK: EAGAIN when empty */
+	uint64_t g = 0;
+	if (m->source == LA_MONITOR_MEMNOTIFY && m->state) {
+		g = state_gen(m);
+		if (g == m->seen_gen)
+			return 0; /* nothing posted since the fd was read empty */
+	}
+	if (!la_msrc_check(m))
+		return 0;
+	if (m->source == LA_MONITOR_MEMNOTIFY) {
+		int n = read_records(m, ev, max); /* O_NONBLOCK: EAGAIN when empty */
+		/* Read empty: everything up to g is consumed. (Reading a RECLAIM
+		 * moves the generation on too, which costs one more read.) */
+		if (m->state && n < max && !(g & 1))
+			m->seen_gen = g;
+		return n;
+	}
 	struct pollfd p = { .fd = m->fd, .events = POLLPRI };
 	return poll(&p, 1, 0) == 1 && (p.revents & POLLPRI) ? psi_event(ev) : 0;
 }
 
-void la_msrc_report(la_msrc_t *m, uint64_t bytes)
+bool la_msrc_report(la_msrc_t *m, uint64_t bytes)
 {
 	if (m->source == LA_MONITOR_MEMNOTIFY && la_msrc_check(m) &&
 	    m->source == LA_MONITOR_MEMNOTIFY) {
-		__u64 b = bytes;
-		(void)ioctl(m->fd, MEMNOTIFY_IOC_SET_CACHE, &b);
+		struct memnotify_cache c = { .bytes = bytes, .request_seq = m->request_seq };
+		/* EAGAIN: a request we have not read yet; report after acting on it. */
+		return ioctl(m->fd, MEMNOTIFY_IOC_SET_CACHE, &c) == 0 || errno != EAGAIN;
+	}
+	return true;
+}
+
+void la_msrc_released(la_msrc_t *m, uint64_t bytes)
+{
+	if (m->source == LA_MONITOR_MEMNOTIFY && la_msrc_check(m) &&
+	    m->source == LA_MONITOR_MEMNOTIFY) {
+		struct memnotify_released r = { .bytes = bytes };
+		(void)ioctl(m->fd, MEMNOTIFY_IOC_RELEASED, &r);
 	}
 }
 
 void la_msrc_fork_child(la_msrc_t *m)
 {
+	unmap_state(m);
 	if (still_ours(m))
 		close(m->fd);
 	m->fd = -1;

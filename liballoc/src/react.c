@@ -4,12 +4,12 @@
  *             the baseline first); half the dirty pool
  *   MEDIUM    caches down to their targets; every free page of the pool
  *   CRITICAL  everything reachable, plus a flush request to every thread
- *   RECLAIM n at least n pages if held: the pool first, then thread caches
+ *   RECLAIM n at least n bytes if held: the pool first, then thread caches
  *   IDLE      like CRITICAL: Rss back to the live set */
 #include <linux/memnotify.h>
 #include "react.h"
 
-size_t la_react(uint32_t type, uint32_t level, uint64_t pages)
+size_t la_react(uint32_t type, uint32_t level, uint64_t bytes)
 {
 	switch (type) {
 	case MEMNOTIFY_EVENT_PRESSURE:
@@ -20,8 +20,7 @@ size_t la_react(uint32_t type, uint32_t level, uint64_t pages)
 		la_adaptive_relax();
 		return la_release(LA_RELEASE_TRIM, LA_RELEASE_HALF_POOL, 0);
 	case MEMNOTIFY_EVENT_RECLAIM: {
-		size_t ps = la_os_page_size();
-		size_t want = pages >= SIZE_MAX / ps - 1 ? LA_RELEASE_EVERYTHING : (size_t)pages * ps;
+		size_t want = bytes >= LA_RELEASE_EVERYTHING ? LA_RELEASE_EVERYTHING : (size_t)bytes;
 		return la_release(LA_RELEASE_THREADS, want, LA_RELEASE_POOL_FIRST);
 	}
 	case MEMNOTIFY_EVENT_IDLE:

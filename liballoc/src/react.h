@@ -5,9 +5,9 @@
 #define LA_REACT_H
 #include "release.h"
 
-/* React to one event (MEMNOTIFY_EVENT_*, level, RECLAIM pages); returns
+/* React to one event (MEMNOTIFY_EVENT_*, level, RECLAIM bytes); returns
  * the bytes returned to the OS. */
-LA_HIDDEN size_t la_react(uint32_t type, uint32_t level, uint64_t pages);
+LA_HIDDEN size_t la_react(uint32_t type, uint32_t level, uint64_t bytes);
 
 /* Time decay: call every tick; returns bytes released. */
 LA_HIDDEN size_t la_decay_tick(uint64_t now_ns);

@@ -93,6 +93,11 @@ static int scn_wait_signal(void)
 	pthread_t t;
 	if (pthread_create(&t, NULL, scn_worker, (void *)(intptr_t)100) || pthread_join(t, NULL))
 		return 20;
+	/* pthread_join returns once the worker's tid is cleared, which is
+	 * before the kernel reaps it: wait (2 s at most) until it is gone from
+	 * /proc/self/task, or it is counted as a third task. */
+	for (int i = 0; i < 2000 && scn_tasks() > 1; i++)
+		usleep(1000);
 	if (scn_monitor_start)
 		scn_monitor_start();
 	printf("ready tasks=%d\n", scn_tasks());

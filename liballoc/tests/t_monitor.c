@@ -362,6 +362,51 @@ TEST(adaptive_grows_under_burst_and_shrinks_after)
 	ASSERT_EQ(base, c);
 }
 
+/* Mappings of /dev/memnotify in this process (its state page). */
+static int memnotify_maps(void)
+{
+	static char buf[256 << 10];
+	int fd = open("/proc/self/maps", O_RDONLY), n = 0;
+	ssize_t len = 0, r;
+	if (fd < 0)
+		return -1;
+	while (len < (ssize_t)sizeof buf - 1 && (r = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+		len += r;
+	close(fd);
+	buf[len] = 0;
+	for (char *p = buf; (p = strstr(p, " /dev/memnotify\n")); p++) {
+		char *line = p;
+		while (line > buf && line[-1] != '\n')
+			line--;
+		n += strstr(line, " r--s ") && strstr(line, " r--s ") < p ? 1 : 100;
+	}
+	return n;
+}
+
+/* With memnotify the monitor maps the fd's read-only state page, once; a
+ * forked child drops the inherited mapping (it would keep the parent's
+ * subscription alive) and maps its own when its monitor starts. */
+TEST(memnotify_state_page_mapped_once)
+{
+	if (la_monitor_start() != LA_MONITOR_MEMNOTIFY)
+		SKIP(return, "monitor source is not memnotify");
+	ASSERT_EQ(1, memnotify_maps());
+	pid_t pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (memnotify_maps() != 0)
+			_exit(1);
+		if (la_monitor_start() != LA_MONITOR_MEMNOTIFY || memnotify_maps() != 1)
+			_exit(2);
+		_exit(0);
+	}
+	int st;
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	ASSERT_TRUE(WIFEXITED(st));
+	ASSERT_EQ(0, WEXITSTATUS(st));
+	ASSERT_EQ(1, memnotify_maps());
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "--decay"))

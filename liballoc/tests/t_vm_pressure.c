@@ -21,6 +21,7 @@
 #define MB (1024L * 1024)
 #define MN_DEV "/dev/memnotify"
 #define MN_KO "/lib/modules/memnotify.ko"
+#define MN_RELEASED "/sys/module/memnotify/stats/released_bytes"
 
 static void *blk[32768];
 
@@ -52,13 +53,13 @@ static bool in_test_vm(void)
 	return !access(MN_DEV, F_OK) && geteuid() == 0 && scn_small_machine();
 }
 
-static int inject_all(uint32_t type, uint32_t level, uint64_t pages)
+static int inject_all(uint32_t type, uint32_t level, uint64_t bytes)
 {
 	int fd = open(MN_DEV, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	struct memnotify_inject in = { .type = type, .level = level,
-				       .flags = MEMNOTIFY_INJECT_ALL, .reclaim_pages = pages };
+				       .flags = MEMNOTIFY_INJECT_ALL, .reclaim_bytes = bytes };
 	int r = ioctl(fd, MEMNOTIFY_IOC_INJECT, &in);
 	close(fd);
 	return r;
@@ -95,13 +96,18 @@ static int inject_child(void)
 	if (st.monitor_reported < 30 * MB)
 		return 2;
 	uint64_t ev = st.monitor_events;
-	if (inject_all(MEMNOTIFY_EVENT_RECLAIM, 0, (uint64_t)(10 * MB / sysconf(_SC_PAGESIZE))) ||
-	    wait_events(ev, 10))
+	long rel0 = scn_file_num(MN_RELEASED, "");
+	if (inject_all(MEMNOTIFY_EVENT_RECLAIM, 0, 10 * MB) || wait_events(ev, 10))
 		return 3;
 	long mid = rss_kb();
-	printf("# after RECLAIM(10 MiB): %ld KiB\n", mid);
+	/* The monitor tells the kernel what it gave back before it counts the
+	 * event, so the module's statistics already show it. */
+	long rel = scn_file_num(MN_RELEASED, "") - rel0;
+	printf("# after RECLAIM(10 MiB): %ld KiB, RELEASED %ld KiB\n", mid, rel >> 10);
 	if (mid > high - 9 * 1024 || mid < live + 15 * 1024)
 		return 4;
+	if (rel < 9 * MB || rel > (high - mid + 1024) * 1024)
+		return 7;
 	ev = stats_now().monitor_events;
 	if (inject_all(MEMNOTIFY_EVENT_IDLE, 0, 0) || wait_events(ev, 10))
 		return 5;

@@ -94,7 +94,7 @@ static void *reclaimer(void *arg)
 
 	(void)arg;
 	while (read(cache.fd, &ev, sizeof(ev)) == (ssize_t)sizeof(ev)) {
-		size_t len = ev.reclaim_pages * page_size;
+		size_t len = ev.reclaim_bytes;
 
 		if (ev.type != MEMNOTIFY_EVENT_RECLAIM)
 			continue;
@@ -104,6 +104,7 @@ static void *reclaimer(void *arg)
 		madvise(cache.mem + cache.used, len, MADV_DONTNEED);
 		cache.sh->reclaimed += len / page_size;
 		pthread_mutex_unlock(&cache.lock);
+		mn_released(cache.fd, len);
 	}
 	return NULL;
 }
@@ -115,7 +116,7 @@ static void cache_refill(void)
 	pthread_mutex_lock(&cache.lock);
 	touch(cache.mem, CACHE);
 	cache.used = CACHE;
-	ioctl(cache.fd, MEMNOTIFY_IOC_SET_CACHE, &bytes);
+	mn_set_cache(cache.fd, bytes);
 	pthread_mutex_unlock(&cache.lock);
 }
 
@@ -292,7 +293,7 @@ static int episodes_run(struct pass *ps, int episodes, int fd, int psi,
 						else
 							ps->direct++;
 					}
-					if (ev.avail_pages * 25 < (__u64)total_pages)
+					if (ev.avail_bytes * 25 < (__u64)total_pages * page_size)
 						low = 1;
 				}
 			}

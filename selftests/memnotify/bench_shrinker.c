@@ -69,7 +69,7 @@ static int run(int n, int claim, struct result *r)
 	}
 	for (k = 0; k < ROUNDS; k++) {
 		for (i = 0; claim && i < n; i++)
-			ioctl(fds[i], MEMNOTIFY_IOC_SET_CACHE, &each);
+			mn_set_cache(fds[i], each);
 		c0 = stat_of("shrinker_count");
 		s0 = stat_of("shrinker_scan");
 		ns0 = stat_of("shrinker_scan_ns");

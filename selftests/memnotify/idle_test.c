@@ -52,7 +52,7 @@ static double expect_idle(struct __test_metadata *_metadata, int fd)
 	t1 = ev.timestamp_ns;
 	EXPECT_EQ(MEMNOTIFY_EVENT_IDLE, ev.type);
 	EXPECT_EQ(MEMNOTIFY_SOURCE_IDLE, ev.source);
-	EXPECT_GT(PPM, ev.reclaim_pages);	/* usage in ppm */
+	EXPECT_GT(PPM, ev.cpu_ppm);	/* usage in ppm */
 	ms = (t1 - t0) / 1e6;
 	EXPECT_LE(PERIOD_MS, ms);
 	EXPECT_GE(PERIOD_MS + SLACK_MS, ms);
@@ -79,7 +79,7 @@ TEST(idle_window_then_active)
 	t2 = now_ns();
 	EXPECT_EQ(0, mn_wait_event(fd, &ev, 2 * PERIOD_MS + 100))
 		TH_LOG("unexpected type %u usage %llu ppm at %+.1f ms", ev.type,
-		       (unsigned long long)ev.reclaim_pages,
+		       (unsigned long long)ev.cpu_ppm,
 		       ((double)ev.timestamp_ns - (double)t2) / 1e6);
 
 	/* Busy again: ACTIVE, stamped while we were burning. */

@@ -20,7 +20,7 @@ TEST(inject_every_type_as_root)
 	ASSERT_EQ(0, mn_inject(fd, MEMNOTIFY_EVENT_RECLAIM, 0, 0, 42));
 	ASSERT_EQ((ssize_t)MN_REC, read(fd, &ev, sizeof(ev)));
 	EXPECT_EQ(MEMNOTIFY_EVENT_RECLAIM, ev.type);
-	EXPECT_EQ(42, ev.reclaim_pages);
+	EXPECT_EQ(42, ev.reclaim_bytes);
 	ASSERT_EQ(0, mn_inject(fd, MEMNOTIFY_EVENT_IDLE, 0, 0, 0));
 	ASSERT_EQ((ssize_t)MN_REC, read(fd, &ev, sizeof(ev)));
 	EXPECT_EQ(MEMNOTIFY_EVENT_IDLE, ev.type);
@@ -50,8 +50,9 @@ TEST(inject_invalid)
 	BAD(.type = MEMNOTIFY_EVENT_IDLE, .level = 1);
 	BAD(.type = MEMNOTIFY_EVENT_PRESSURE, .level = 1, .flags = 2);
 	BAD(.type = MEMNOTIFY_EVENT_PRESSURE, .level = 1, .reserved = 1);
-	BAD(.type = MEMNOTIFY_EVENT_PRESSURE, .level = 1, .reclaim_pages = 1);
-	BAD(.type = MEMNOTIFY_EVENT_RECLAIM, .reclaim_pages = ~0ull);
+	BAD(.type = MEMNOTIFY_EVENT_PRESSURE, .level = 1, .reclaim_bytes = 1);
+	BAD(.type = MEMNOTIFY_EVENT_RECLAIM, .reclaim_bytes = ~0ull);
+	BAD(.type = MEMNOTIFY_EVENT_RECLAIM, .reclaim_bytes = 0);
 #undef BAD
 	EXPECT_EQ(-1, ioctl(fd, MEMNOTIFY_IOC_INJECT, NULL));
 	EXPECT_EQ(EFAULT, errno);

@@ -85,8 +85,9 @@ TEST_F(uring, read_ready)
 	ASSERT_EQ(1, io_uring_submit(&self->ring));
 	EXPECT_EQ((int)MN_REC, wait_cqe(&self->ring, 2000, NULL));
 	EXPECT_EQ(MEMNOTIFY_EVENT_RECLAIM, ev[0].type);
-	EXPECT_EQ(3, ev[0].reclaim_pages);
-	EXPECT_EQ(0, ev[0].reserved);
+	EXPECT_EQ(3, ev[0].reclaim_bytes);
+	EXPECT_EQ(1, ev[0].request_seq);
+	EXPECT_EQ(MN_REC, ev[0].size);
 }
 
 TEST_F(uring, read_short_buffer)

@@ -9,7 +9,8 @@ TEST(unknown_ioctls_enotty)
 {
 	static const unsigned long cmds[] = {
 		_IO(MEMNOTIFY_IOC_MAGIC, 0x0a),
-		_IOR(MEMNOTIFY_IOC_MAGIC, 0x00, __u32),	/* wrong size */
+		_IOR(MEMNOTIFY_IOC_MAGIC, 0x0f, __u64),	/* unused number */
+		_IOR(MEMNOTIFY_IOC_MAGIC, 0x02, __u64),	/* wrong size */
 		_IOW(MEMNOTIFY_IOC_MAGIC, 0x01, __u64),	/* wrong size */
 		_IOR(MEMNOTIFY_IOC_MAGIC, 0x01, __u32),	/* wrong direction */
 		_IOW('M', 0x01, __u32),
@@ -33,7 +34,8 @@ TEST(bad_pointers_efault)
 		MEMNOTIFY_IOC_GET_VERSION, MEMNOTIFY_IOC_SET_MASK,
 		MEMNOTIFY_IOC_GET_MASK, MEMNOTIFY_IOC_SET_IDLE,
 		MEMNOTIFY_IOC_GET_IDLE, MEMNOTIFY_IOC_SET_CACHE,
-		MEMNOTIFY_IOC_GET_CACHE, MEMNOTIFY_IOC_INJECT,
+		MEMNOTIFY_IOC_RELEASED, MEMNOTIFY_IOC_INJECT,
+		MEMNOTIFY_IOC_GET_STATE,
 		MEMNOTIFY_IOC_SET_THRESHOLDS, MEMNOTIFY_IOC_GET_THRESHOLDS,
 	};
 	void *bad[3];
@@ -94,17 +96,17 @@ TEST(cache_out_of_range)
 	int fd = mn_open();
 
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(-1, ioctl(fd, MEMNOTIFY_IOC_SET_CACHE, &v));
+	EXPECT_EQ(-1, mn_set_cache(fd, v));
 	EXPECT_EQ(EINVAL, errno);
 	v = ~0ull;
-	EXPECT_EQ(-1, ioctl(fd, MEMNOTIFY_IOC_SET_CACHE, &v));
+	EXPECT_EQ(-1, mn_set_cache(fd, v));
 	EXPECT_EQ(EINVAL, errno);
 	v = total / 2;
-	EXPECT_EQ(0, ioctl(fd, MEMNOTIFY_IOC_SET_CACHE, &v));
-	ASSERT_EQ(0, ioctl(fd, MEMNOTIFY_IOC_GET_CACHE, &got));
+	EXPECT_EQ(0, mn_set_cache(fd, v));
+	ASSERT_EQ(0, mn_get_cache(fd, &got));
 	EXPECT_GE(v, got);
 	v = 0;
-	EXPECT_EQ(0, ioctl(fd, MEMNOTIFY_IOC_SET_CACHE, &v));
+	EXPECT_EQ(0, mn_set_cache(fd, v));
 	close(fd);
 }
 

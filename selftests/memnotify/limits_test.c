@@ -183,12 +183,12 @@ TEST(cache_reports_bounded)
 	for (i = 0; i < 16; i++) {
 		fds[i] = mn_open();
 		ASSERT_LE(0, fds[i]);
-		ASSERT_EQ(0, ioctl(fds[i], MEMNOTIFY_IOC_SET_CACHE, &good));
+		ASSERT_EQ(0, mn_set_cache(fds[i], good));
 	}
 	for (i = 0; i < (int)(sizeof(bad) / sizeof(bad[0])); i++) {
-		EXPECT_EQ(-1, ioctl(fds[0], MEMNOTIFY_IOC_SET_CACHE, &bad[i]));
+		EXPECT_EQ(-1, mn_set_cache(fds[0], bad[i]));
 		EXPECT_EQ(EINVAL, errno);
-		ASSERT_EQ(0, ioctl(fds[0], MEMNOTIFY_IOC_GET_CACHE, &got));
+		ASSERT_EQ(0, mn_get_cache(fds[0], &got));
 		EXPECT_EQ(good, got);
 	}
 	EXPECT_EQ(pages0 + 16 * (long long)(good / page), read_num(MN_STAT("cache_pages")));
@@ -197,7 +197,7 @@ TEST(cache_reports_bounded)
 	 * holds, at least the 24 MB held here, and no more.
 	 */
 	for (i = 0; i < 16; i++)
-		ASSERT_EQ(0, ioctl(fds[i], MEMNOTIFY_IOC_SET_CACHE, &total));
+		ASSERT_EQ(0, mn_set_cache(fds[i], total));
 	anon = rss_anon_bytes(0);
 	sum = read_num(MN_STAT("cache_pages")) - pages0;
 	EXPECT_LE(sum, anon / page + read_num(MN_STAT("claim_slack_pages")));

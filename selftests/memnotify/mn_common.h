@@ -69,14 +69,52 @@ static inline uint64_t now_ns(void)
 }
 
 static inline int mn_inject(int fd, __u32 type, __u32 level, __u32 flags,
-			    __u64 pages)
+			    __u64 bytes)
 {
 	struct memnotify_inject in = {
 		.type = type, .level = level, .flags = flags,
-		.reclaim_pages = pages,
+		.reclaim_bytes = bytes,
 	};
 
 	return ioctl(fd, MEMNOTIFY_IOC_INJECT, &in);
+}
+
+static inline int mn_get_state(int fd, struct memnotify_state *st)
+{
+	return ioctl(fd, MEMNOTIFY_IOC_GET_STATE, st);
+}
+
+/*
+ * Report a cache against the fd's current request_seq (taken from
+ * GET_STATE, so never EAGAIN unless a request races this call).
+ */
+static inline int mn_set_cache(int fd, __u64 bytes)
+{
+	struct memnotify_cache c = { .bytes = bytes };
+	struct memnotify_state st;
+
+	if (mn_get_state(fd, &st))
+		return -1;
+	c.request_seq = st.request_seq;
+	return ioctl(fd, MEMNOTIFY_IOC_SET_CACHE, &c);
+}
+
+/* The fd's claim (what is left of the cache it reported), in bytes. */
+static inline int mn_get_cache(int fd, __u64 *bytes)
+{
+	struct memnotify_state st;
+
+	if (mn_get_state(fd, &st))
+		return -1;
+	*bytes = st.claim_bytes;
+	return 0;
+}
+
+static inline int mn_released(int fd, __u64 bytes)
+{
+	struct memnotify_released r = { .bytes = bytes };
+
+	return ioctl(fd, MEMNOTIFY_IOC_RELEASED, &r);
 }
 
 static inline int mn_set_mask(int fd, __u32 mask)

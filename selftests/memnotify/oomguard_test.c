@@ -109,7 +109,7 @@ static pid_t start_subscriber(int ready, int honest)
 	cache = hold_anon(CACHE);
 	if (fd < 0 || !cache ||
 	    mn_set_mask(fd, MEMNOTIFY_EVENT_PRESSURE | MEMNOTIFY_EVENT_RECLAIM) ||
-	    ioctl(fd, MEMNOTIFY_IOC_SET_CACHE, &bytes) ||
+	    mn_set_cache(fd, bytes) ||
 	    write(ready, "r", 1) != 1)
 		_exit(1);
 	for (;;) {
@@ -118,6 +118,7 @@ static pid_t start_subscriber(int ready, int honest)
 		if (ev.type != MEMNOTIFY_EVENT_RECLAIM || !honest || !cache)
 			continue;
 		madvise(cache, CACHE, MADV_DONTNEED);
+		mn_released(fd, CACHE);
 		cache = NULL;
 		if (write(ready, "f", 1) != 1)
 			_exit(1);
@@ -306,7 +307,7 @@ TEST_F_TIMEOUT(oomguard, sysrq_not_oom_source, 60)
 	ASSERT_NE(NULL, held);
 	ASSERT_EQ(0, mn_set_mask(fd, MEMNOTIFY_EVENT_PRESSURE |
 				     MEMNOTIFY_EVENT_RECLAIM));
-	ASSERT_EQ(0, ioctl(fd, MEMNOTIFY_IOC_SET_CACHE, &bytes));
+	ASSERT_EQ(0, mn_set_cache(fd, bytes));
 	victim = fork();
 	ASSERT_LE(0, victim);
 	if (!victim) {

@@ -111,14 +111,14 @@ TEST_F_TIMEOUT(pressure, drop_caches_reclaim, 120)
 	void *held = hold_anon(bytes);	/* the claim is real */
 
 	ASSERT_NE(NULL, held);
-	ASSERT_EQ(0, ioctl(self->fd, MEMNOTIFY_IOC_SET_CACHE, &bytes));
-	ASSERT_EQ(0, ioctl(self->fd, MEMNOTIFY_IOC_GET_CACHE, &left));
+	ASSERT_EQ(0, mn_set_cache(self->fd, bytes));
+	ASSERT_EQ(0, mn_get_cache(self->fd, &left));
 	ASSERT_EQ(bytes, left);
 	ASSERT_EQ(0, write_file("/proc/sys/vm/drop_caches", "2"));
 	while (got < want && mn_wait_event(self->fd, &ev, 2000) == 1) {
 		if (ev.type == MEMNOTIFY_EVENT_RECLAIM) {
 			EXPECT_EQ(MEMNOTIFY_SOURCE_SHRINKER, ev.source);
-			got += ev.reclaim_pages;
+			got += ev.reclaim_bytes;
 		} else if (ev.source == MEMNOTIFY_SOURCE_SHRINKER) {
 			shrinker_pressure++;
 		}
@@ -127,8 +127,8 @@ TEST_F_TIMEOUT(pressure, drop_caches_reclaim, 120)
 	 * Requests plus what is still reported add up to the report; the core
 	 * leaves less than a batch behind when it stops.
 	 */
-	ASSERT_EQ(0, ioctl(self->fd, MEMNOTIFY_IOC_GET_CACHE, &left));
-	EXPECT_EQ(want, got + left / page);
+	ASSERT_EQ(0, mn_get_cache(self->fd, &left));
+	EXPECT_EQ(want, (got + left) / page);
 	EXPECT_GT(batch, (long long)(left / page));
 	EXPECT_LT(scans, read_num(MN_STAT("shrinker_scan")));
 	/*
@@ -155,14 +155,14 @@ TEST_F_TIMEOUT(pressure, reclaim_split_proportionally, 120)
 
 	ASSERT_NE(NULL, held);
 	ASSERT_LE(0, b);
-	ASSERT_EQ(0, ioctl(self->fd, MEMNOTIFY_IOC_SET_CACHE, &a_bytes));
-	ASSERT_EQ(0, ioctl(b, MEMNOTIFY_IOC_SET_CACHE, &b_bytes));
+	ASSERT_EQ(0, mn_set_cache(self->fd, a_bytes));
+	ASSERT_EQ(0, mn_set_cache(b, b_bytes));
 	ASSERT_EQ(0, write_file("/proc/sys/vm/drop_caches", "2"));
 	ASSERT_EQ(1, mn_wait_type(self->fd, MEMNOTIFY_EVENT_RECLAIM, &ev, 5000));
 	EXPECT_EQ(1, mn_wait_type(b, MEMNOTIFY_EVENT_RECLAIM, &ev, 5000));
 	/* What is left keeps the 3:1 proportion, within a batch. */
-	ASSERT_EQ(0, ioctl(self->fd, MEMNOTIFY_IOC_GET_CACHE, &left));
-	ASSERT_EQ(0, ioctl(b, MEMNOTIFY_IOC_GET_CACHE, &b_left));
+	ASSERT_EQ(0, mn_get_cache(self->fd, &left));
+	ASSERT_EQ(0, mn_get_cache(b, &b_left));
 	EXPECT_GE((long long)(left / page), 3 * (long long)(b_left / page) - batch);
 	EXPECT_LE((long long)(left / page), 3 * (long long)(b_left / page) + batch);
 	EXPECT_GT(a_bytes / 2, left);
@@ -174,7 +174,6 @@ TEST_F_TIMEOUT(pressure, reclaim_split_proportionally, 120)
 TEST_F_TIMEOUT(pressure, pressure_before_oom_kill, 300)
 {
 	long long ooms = vmstat("oom_kill");
-	long page = sysconf(_SC_PAGESIZE);
 	__u64 bytes = 32ull << 20, reclaim = 0;
 	void *held = hold_anon(bytes);	/* the claim is real */
 	struct memnotify_event ev, first = { 0 };
@@ -200,7 +199,7 @@ TEST_F_TIMEOUT(pressure, pressure_before_oom_kill, 300)
 	memset(lazy, 1, LAZY_POOL);
 	ASSERT_EQ(0, madvise(lazy, LAZY_POOL, MADV_FREE));
 
-	ASSERT_EQ(0, ioctl(self->fd, MEMNOTIFY_IOC_SET_CACHE, &bytes));
+	ASSERT_EQ(0, mn_set_cache(self->fd, bytes));
 	/*
 	 * The waiter runs SCHED_FIFO (as a pressure daemon would) so that it
 	 * stops the hog promptly even on a busy TCG host; musl's
@@ -240,11 +239,11 @@ TEST_F_TIMEOUT(pressure, pressure_before_oom_kill, 300)
 		    ev.source == MEMNOTIFY_SOURCE_SHRINKER)
 			shrinker++;
 		if (ev.type == MEMNOTIFY_EVENT_RECLAIM) {
-			reclaim += ev.reclaim_pages;
+			reclaim += ev.reclaim_bytes;
 			madvise(held, bytes, MADV_DONTNEED);
 		}
-		if (ev.free_pages * 1000 / (self->ram / page) < (__u64)lowest)
-			lowest = ev.free_pages * 1000 / (self->ram / page);
+		if (ev.free_bytes * 1000 / self->ram < (__u64)lowest)
+			lowest = ev.free_bytes * 1000 / self->ram;
 		/*
 		 * Stop once the shrinker has asked (a RECLAIM came).
 		 * A threshold record alone is not enough: after an earlier OOM
@@ -263,12 +262,12 @@ TEST_F_TIMEOUT(pressure, pressure_before_oom_kill, 300)
 		ASSERT_EQ(pid, waitpid(pid, &st, 0));
 	while (mn_wait_event(self->fd, &ev, 0) == 1) {
 		if (ev.type == MEMNOTIFY_EVENT_RECLAIM)
-			reclaim += ev.reclaim_pages;
+			reclaim += ev.reclaim_bytes;
 	}
-	TH_LOG("first PRESSURE after %.0f ms: level %u source %u free %llu pages; "
-	       "%d from the shrinker; RECLAIM %llu pages; lowest free %d permille",
+	TH_LOG("first PRESSURE after %.0f ms: level %u source %u free %llu bytes; "
+	       "%d from the shrinker; RECLAIM %llu bytes; lowest free %d permille",
 	       (first.timestamp_ns - t0) / 1e6, first.level, first.source,
-	       (unsigned long long)first.free_pages, shrinker,
+	       (unsigned long long)first.free_bytes, shrinker,
 	       (unsigned long long)reclaim, lowest);
 	/*
 	 * The contract: PRESSURE reached the subscriber before any OOM kill.

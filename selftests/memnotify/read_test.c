@@ -76,7 +76,7 @@ TEST(blocking_read_wakes)
 	ASSERT_EQ((ssize_t)MN_REC, read(fd, &ev, sizeof(ev)));
 	EXPECT_LE(t0 + 150000000ull, now_ns());
 	EXPECT_EQ(MEMNOTIFY_EVENT_RECLAIM, ev.type);
-	EXPECT_EQ(7, ev.reclaim_pages);
+	EXPECT_EQ(7, ev.reclaim_bytes);
 	pthread_join(th, NULL);
 	close(fd);
 }
@@ -135,7 +135,7 @@ TEST(seq_increments)
 				       MEMNOTIFY_LEVEL_NONE, 0, i));
 		ASSERT_EQ((ssize_t)MN_REC, read(fd, &ev, sizeof(ev)));
 		EXPECT_EQ((uint64_t)i, ev.seq);
-		EXPECT_EQ((uint64_t)i, ev.reclaim_pages);
+		EXPECT_EQ((uint64_t)i, ev.reclaim_bytes);
 	}
 	close(fd);
 }
@@ -152,7 +152,7 @@ TEST(reclaim_records_merge)
 	ASSERT_EQ(0, mn_inject(fd, MEMNOTIFY_EVENT_RECLAIM,
 			       MEMNOTIFY_LEVEL_NONE, 0, 5));
 	ASSERT_EQ((ssize_t)MN_REC, read(fd, &ev, sizeof(ev)));
-	EXPECT_EQ(15, ev.reclaim_pages);
+	EXPECT_EQ(15, ev.reclaim_bytes);
 	EXPECT_EQ(-1, read(fd, &ev, sizeof(ev)));
 	EXPECT_EQ(EAGAIN, errno);
 	close(fd);

@@ -119,11 +119,11 @@ static int run(char *const argv[], int uid, char *out, size_t osz, char *err, si
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static int inject(__u32 type, __u32 level, __u64 pages)
+static int inject(__u32 type, __u32 level, __u64 bytes)
 {
 	struct memnotify_inject in = {
 		.type = type, .level = level, .flags = MEMNOTIFY_INJECT_ALL,
-		.reclaim_pages = pages,
+		.reclaim_bytes = bytes,
 	};
 	int fd = open(DEV, O_RDONLY | O_CLOEXEC), r;
 
@@ -163,28 +163,33 @@ TEST(text_output_shows_injected_events)
 
 	ASSERT_EQ(0, spawn(&p, argv, -1));
 	ASSERT_LT(0, read_line(p.out, line, sizeof(line), LINE_MS));
-	ASSERT_TRUE(starts(line, "subscribed device=/dev/memnotify abi=1 "
+	ASSERT_TRUE(starts(line, "subscribed device=/dev/memnotify abi=2 "
 			   "mask=pressure,reclaim,idle,active idle_period_ms=3600000 "))
 		TH_LOG("first line: %s", line);
 
+	/*
+	 * One at a time: a pending RECLAIM is read before queued records, so
+	 * the order of the lines is fixed only if each is read before the next
+	 * event is raised.
+	 */
 	ASSERT_EQ(0, inject(MEMNOTIFY_EVENT_PRESSURE, MEMNOTIFY_LEVEL_CRITICAL, 0));
-	ASSERT_EQ(0, inject(MEMNOTIFY_EVENT_RECLAIM, 0, 42));
-	ASSERT_EQ(0, inject(MEMNOTIFY_EVENT_IDLE, 0, 0));
-	ASSERT_EQ(0, inject(MEMNOTIFY_EVENT_ACTIVE, 0, 0));
-
 	ASSERT_LT(0, read_line(p.out, line, sizeof(line), LINE_MS));
 	EXPECT_TRUE(starts(line, "PRESSURE level=CRITICAL source=inject    seq=1 time="))
 		TH_LOG("line: %s", line);
-	EXPECT_TRUE(strstr(line, " reclaim_pages=0 free_pages=") && strstr(line, " dropped=0"))
+	EXPECT_TRUE(strstr(line, " reclaim_bytes=0 free_bytes=") && strstr(line, " dropped=0"))
 		TH_LOG("line: %s", line);
+	ASSERT_EQ(0, inject(MEMNOTIFY_EVENT_RECLAIM, 0, 42));
 	ASSERT_LT(0, read_line(p.out, line, sizeof(line), LINE_MS));
 	EXPECT_TRUE(starts(line, "RECLAIM  level=NONE     source=inject    seq=2 "))
 		TH_LOG("line: %s", line);
-	EXPECT_TRUE(strstr(line, " reclaim_pages=42 ") != NULL) TH_LOG("line: %s", line);
+	EXPECT_TRUE(strstr(line, " reclaim_bytes=42 request_seq=1 free_bytes=") != NULL)
+		TH_LOG("line: %s", line);
+	ASSERT_EQ(0, inject(MEMNOTIFY_EVENT_IDLE, 0, 0));
 	ASSERT_LT(0, read_line(p.out, line, sizeof(line), LINE_MS));
 	EXPECT_TRUE(starts(line, "IDLE     level=NONE     source=inject    seq=3 "))
 		TH_LOG("line: %s", line);
 	EXPECT_TRUE(strstr(line, " cpu_ppm=0 ") != NULL) TH_LOG("line: %s", line);
+	ASSERT_EQ(0, inject(MEMNOTIFY_EVENT_ACTIVE, 0, 0));
 	ASSERT_LT(0, read_line(p.out, line, sizeof(line), LINE_MS));
 	EXPECT_TRUE(starts(line, "ACTIVE   level=NONE     source=inject    seq=4 "))
 		TH_LOG("line: %s", line);
@@ -203,27 +208,28 @@ TEST(json_output_shows_injected_events)
 	ASSERT_EQ(0, spawn(&p, argv, -1));
 	ASSERT_LT(0, read_line(p.out, line, sizeof(line), LINE_MS));
 	ASSERT_TRUE(starts(line, "{\"event\":\"subscribed\",\"device\":\"/dev/memnotify\","
-			   "\"abi\":1,\"mask\":[\"pressure\",\"reclaim\",\"active\"],"))
+			   "\"abi\":2,\"mask\":[\"pressure\",\"reclaim\",\"active\"],"))
 		TH_LOG("first line: %s", line);
 
 	/* IDLE is outside the mask: the watcher must not see it */
 	ASSERT_EQ(0, inject(MEMNOTIFY_EVENT_IDLE, 0, 0));
 	ASSERT_EQ(0, inject(MEMNOTIFY_EVENT_PRESSURE, MEMNOTIFY_LEVEL_MEDIUM, 0));
-	ASSERT_EQ(0, inject(MEMNOTIFY_EVENT_RECLAIM, 0, 7));
-	ASSERT_EQ(0, inject(MEMNOTIFY_EVENT_ACTIVE, 0, 0));
-
 	ASSERT_LT(0, read_line(p.out, line, sizeof(line), LINE_MS));
 	EXPECT_TRUE(starts(line, "{\"event\":\"pressure\",\"level\":\"medium\","
 			   "\"source\":\"inject\",\"seq\":1,\"timestamp_ns\":"))
 		TH_LOG("line: %s", line);
-	EXPECT_TRUE(strstr(line, ",\"reclaim_pages\":0,\"free_pages\":") &&
+	EXPECT_TRUE(strstr(line, ",\"flags\":0,\"reclaim_bytes\":0,\"request_seq\":0,"
+			   "\"cpu_ppm\":0,\"free_bytes\":") &&
 		    strstr(line, ",\"dropped\":0}") && line[strlen(line) - 1] == '}')
 		TH_LOG("line: %s", line);
+	ASSERT_EQ(0, inject(MEMNOTIFY_EVENT_RECLAIM, 0, 7));
 	ASSERT_LT(0, read_line(p.out, line, sizeof(line), LINE_MS));
 	EXPECT_TRUE(starts(line, "{\"event\":\"reclaim\",\"level\":\"none\","
 			   "\"source\":\"inject\",\"seq\":2,"))
 		TH_LOG("line: %s", line);
-	EXPECT_TRUE(strstr(line, ",\"reclaim_pages\":7,") != NULL) TH_LOG("line: %s", line);
+	EXPECT_TRUE(strstr(line, ",\"reclaim_bytes\":7,\"request_seq\":1,") != NULL)
+		TH_LOG("line: %s", line);
+	ASSERT_EQ(0, inject(MEMNOTIFY_EVENT_ACTIVE, 0, 0));
 	ASSERT_LT(0, read_line(p.out, line, sizeof(line), LINE_MS));
 	EXPECT_TRUE(starts(line, "{\"event\":\"active\",\"level\":\"none\","
 			   "\"source\":\"inject\",\"seq\":3,"))
@@ -249,7 +255,8 @@ TEST(inject_option_reaches_a_watcher)
 	ASSERT_LT(0, read_line(p.out, line, sizeof(line), LINE_MS));
 	EXPECT_TRUE(starts(line, "RECLAIM  level=NONE     source=inject    seq=1 "))
 		TH_LOG("line: %s", line);
-	EXPECT_TRUE(strstr(line, " reclaim_pages=5 ") != NULL) TH_LOG("line: %s", line);
+	EXPECT_TRUE(strstr(line, " reclaim_bytes=5 request_seq=1 ") != NULL)
+		TH_LOG("line: %s", line);
 	EXPECT_EQ(0, finish(&p));
 }
 
