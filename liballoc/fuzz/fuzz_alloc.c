@@ -43,7 +43,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "react.h"
+#include "monitor/monitor.h"
+#include "monitor/react.h"
 #include "ops.h"
 #include "../tests/pattern.h"
 

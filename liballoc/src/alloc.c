@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 #include "internal.h"
+#include "monitor/monitor.h"
 #include "release.h"
 #include "vg.h"
 

@@ -5,6 +5,7 @@
  * destructor hands it back at thread exit; pthread_atfork makes fork safe. */
 #include <sched.h>
 #include "internal.h"
+#include "monitor/monitor.h"
 
 _Atomic(int) la_initialized;
 static _Atomic(int) init_state; /* 0 none, 1 in progress, 2 done (key ready) */
@@ -62,6 +63,7 @@ void la_init_slow(void)
 		la_segmap_init();
 		la_classes_init();
 		la_options_init();
+		la_monitor_init();
 		(void)la_os_page_size(); /* cache it before any thread can race on it */
 		atomic_store_explicit(&la_initialized, 1, memory_order_release);
 		/* From here malloc works; these two may allocate (they don't on

@@ -331,10 +331,13 @@ typedef struct la_options {
 enum { LA_MODE_OFF = 0, LA_MODE_AUTO, LA_MODE_MEMNOTIFY, LA_MODE_PSI };
 extern LA_HIDDEN la_options_t la_opt;
 /* Per-size-class thread-cache capacity: empty pages a heap retains per class.
- * A variable (not a constant) so a later monitor can adapt it at run time. */
+ * A variable (not a constant): adaptive sizing (monitor/adaptive.c) changes it. */
 extern LA_HIDDEN _Atomic(uint16_t) la_tcache_cap[LA_NCLASSES];
 LA_HIDDEN void la_options_init(void);
+/* stderr output without allocating (options.c): write s whole; write v in
+ * decimal at p and return the end. */
 LA_HIDDEN void la_write_err(const char *s);
+LA_HIDDEN char *la_fmt_u64(char *p, uint64_t v);
 
 /* ---- OS layer (os.c): every call counted --------------------------------- */
 LA_HIDDEN void *la_os_map(size_t size);                     /* NULL on failure */
@@ -375,6 +378,8 @@ LA_HIDDEN void la_huge_free(la_segment_t *s);               /* after la_huge_val
 LA_HIDDEN size_t la_huge_usable(la_segment_t *s, const void *p);
 LA_HIDDEN void *la_huge_realloc(la_segment_t *s, void *p, size_t n);
 extern LA_HIDDEN _Atomic(uint64_t) la_bytes_huge;
+/* span allocations + frees of the pool so far (time decay's activity signal) */
+extern LA_HIDDEN _Atomic(uint64_t) la_pool_ops;
 /* walk all normal segments under the pool lock (stats) */
 LA_HIDDEN void la_segments_foreach(void (*fn)(la_segment_t *, void *), void *arg);
 
@@ -469,27 +474,6 @@ static inline void la_ensure_init(void)
 		la_init_slow();
 }
 LA_HIDDEN la_heap_t *la_thread_heap_slow(void); /* attach heap to this thread */
-
-/* ---- memory-pressure monitor (monitor*.c, react.c, decay.c, adaptive.c) ----
- * No thread in a single-threaded program: while no monitor thread runs,
- * la_monitor_pending is set and every allocation slow path calls
- * la_monitor_start_lazy, which (rate-limited: a clock read every few calls,
- * a source check at most once per tick) reacts on the allocating thread.
- * A waiting thread runs only while two or more threads hold heaps (or the
- * program called la_monitor_start) and leaves by itself when they are gone.
- * Neither ever allocates through malloc or holds a lock the fast paths take. */
-extern LA_HIDDEN _Atomic(int) la_monitor_pending;
-LA_HIDDEN void la_monitor_start_lazy(void);
-LA_HIDDEN void la_monitor_heap_attached(void);   /* after la_heap_attach */
-/* atfork: outermost (before la_heaps_lock); see init.c for the order */
-LA_HIDDEN void la_monitor_fork_prepare(void);
-LA_HIDDEN void la_monitor_fork_parent(void);
-LA_HIDDEN void la_monitor_fork_child(void);
-LA_HIDDEN void la_monitor_stats(struct la_stats *st);
-/* span allocations + frees of the pool so far (decay's activity signal) */
-extern LA_HIDDEN _Atomic(uint64_t) la_pool_ops;
-LA_HIDDEN uint64_t la_now_ns(void);
-LA_HIDDEN char *la_fmt_u64(char *p, uint64_t v);
 
 /* ---- generic alloc entry (alloc.c) ---------------------------------------- */
 LA_HIDDEN void *la_malloc_generic(size_t n, size_t align);

@@ -1,6 +1,7 @@
 /* Configuration: LIBALLOC_* environment variables, read once at init straight
  * from environ (no getenv, no allocation). A bad value prints one warning line
- * on stderr and keeps the default. */
+ * on stderr and keeps the default. Also the two helpers that write to stderr
+ * without allocating (la_write_err, la_fmt_u64). */
 #include <string.h>
 #include <unistd.h>
 #include "internal.h"
@@ -20,6 +21,18 @@ void la_write_err(const char *s)
 		s += w;
 		n -= (size_t)w;
 	}
+}
+
+char *la_fmt_u64(char *p, uint64_t v)
+{
+	char tmp[24];
+	int n = 0;
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10));
+	while (n)
+		*p++ = tmp[--n];
+	return p;
 }
 
 
@@ -179,9 +192,6 @@ void la_options_init(void)
 		else
 			warn_bad(o->name, e);
 	}
-
-	atomic_store_explicit(&la_monitor_pending, la_opt.monitor != LA_MODE_OFF,
-			      memory_order_relaxed);
 
 	/* Classes on 512 KiB pages retain none: their queue head already keeps
 	 * one page per class, and each extra one would pin half a MiB. */

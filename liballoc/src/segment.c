@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include "internal.h"
+#include "monitor/monitor.h"
 
 pthread_mutex_t la_pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static la_segment_t *seg_list;

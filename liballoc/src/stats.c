@@ -5,6 +5,7 @@
  * with no thread allocating, the two agree (t_stats checks it). */
 #include <string.h>
 #include "internal.h"
+#include "monitor/monitor.h"
 
 static void seg_acc(la_segment_t *s, void *arg)
 {
@@ -90,18 +91,6 @@ LA_API int la_stats(struct la_stats *out)
 	la_monitor_stats(&st);
 	memcpy(out, &st, st.size);
 	return 0;
-}
-
-char *la_fmt_u64(char *p, uint64_t v)
-{
-	char tmp[24];
-	int n = 0;
-	do
-		tmp[n++] = (char)('0' + v % 10);
-	while ((v /= 10));
-	while (n)
-		*p++ = tmp[--n];
-	return p;
 }
 
 LA_API void la_print_stats(void)

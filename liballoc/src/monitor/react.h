@@ -2,6 +2,9 @@
  * adaptive thread-cache capacity (adaptive.c). Called only by the monitor
  * thread (single caller: no internal locking). */
 #ifndef LA_REACT_H
+#ifndef LA_MONITOR_PRIVATE
+#error "private to src/monitor/: the core includes monitor/monitor.h only"
+#endif
 #define LA_REACT_H
 #include "release.h"
 

@@ -12,11 +12,17 @@
  * torn down by unmapping it (the registration dies with the thread).
  * Callers serialise on the monitor's lock (monitor.c). */
 #ifndef LA_MONITOR_SRC_H
+#ifndef LA_MONITOR_PRIVATE
+#error "private to src/monitor/: the core includes monitor/monitor.h only"
+#endif
 #define LA_MONITOR_SRC_H
 #include <liburing.h>
 #include <linux/memnotify.h>
 #include <sys/types.h>
 #include "internal.h"
+
+/* CLOCK_MONOTONIC in nanoseconds (monitor.c). */
+LA_HIDDEN uint64_t la_now_ns(void);
 
 /* Largest record (MEMNOTIFY_IOC_GET_VERSION record_size) accepted. */
 #define LA_MN_RECORD_MAX 256u

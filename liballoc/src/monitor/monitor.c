@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "monitor.h"
 #include "monitor_src.h"
 #include "react.h"
 
@@ -238,6 +239,12 @@ static int thread_start(void)
 		return -1;
 	}
 	return 0;
+}
+
+void la_monitor_init(void)
+{
+	atomic_store_explicit(&la_monitor_pending, la_opt.monitor != LA_MODE_OFF,
+			      memory_order_relaxed);
 }
 
 void la_monitor_heap_attached(void)
