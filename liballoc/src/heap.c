@@ -678,7 +678,9 @@ la_heap_t *la_heap_attach(void)
 	atomic_store_explicit(&h->delayed, NULL, memory_order_relaxed);
 	h->flush_epoch = atomic_load_explicit(&la_flush_epoch, memory_order_relaxed);
 	atomic_store_explicit(&h->attached, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&la_heaps_live, 1, memory_order_relaxed);
+	int live = atomic_fetch_add_explicit(&la_heaps_live, 1, memory_order_relaxed);
+	LA_ASSERT(live >= 0); /* the monitor's thread leaves at 0 (invariant 9) */
+	(void)live;
 	pthread_mutex_unlock(&la_heaps_lock);
 	return h;
 }
@@ -737,7 +739,9 @@ void la_heap_detach(la_heap_t *h)
 	heap_unlock(h);
 	pthread_mutex_lock(&la_heaps_lock);
 	atomic_store_explicit(&h->attached, 0, memory_order_relaxed);
-	atomic_fetch_sub_explicit(&la_heaps_live, 1, memory_order_relaxed);
+	int live = atomic_fetch_sub_explicit(&la_heaps_live, 1, memory_order_relaxed);
+	LA_ASSERT(live >= 1); /* this heap was counted at attach */
+	(void)live;
 	h->next_free = heap_free_list;
 	heap_free_list = h;
 	pthread_mutex_unlock(&la_heaps_lock);

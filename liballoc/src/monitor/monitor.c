@@ -160,10 +160,14 @@ static void tick_locked(uint64_t now)
 static int thread_start(void);
 
 /* Leave when no thread holds a heap; an automatically started thread also
- * leaves once the program has been back to one thread for a while. */
+ * leaves once the program has been back to one thread for a while. The
+ * thread itself, under mon_lock. */
 static bool should_leave(int *lonely)
 {
 	int live = atomic_load_explicit(&la_heaps_live, memory_order_relaxed);
+	LA_ASSERT(live >= 0);
+	/* thread_start's 0 -> 1 made this the only running thread */
+	LA_ASSERT(atomic_load_explicit(&thr_state, memory_order_relaxed) == 1);
 	if (live <= 0)
 		return true;
 	if (live >= 2 || atomic_load_explicit(&thr_explicit, memory_order_relaxed)) {
