@@ -210,8 +210,11 @@ static void *monitor_main(void *arg)
 	atomic_store_explicit(&st_wait, LA_WAIT_NONE, memory_order_relaxed);
 	atomic_store_explicit(&next_tick, 0, memory_order_relaxed);
 	atomic_store_explicit(&thr_explicit, 0, memory_order_relaxed);
-	atomic_store_explicit(&thr_state, 0, memory_order_release);
+	/* pending first: a thread_start that wins thr_state after the
+	 * release below clears it again, so it is never left set while a
+	 * thread runs (invariant 9) */
 	atomic_store_explicit(&la_monitor_pending, 1, memory_order_relaxed);
+	atomic_store_explicit(&thr_state, 0, memory_order_release);
 	pthread_mutex_unlock(&mon_lock);
 	verbose("thread leaves", NULL, 0, NULL, 0, NULL);
 	return NULL;
@@ -238,8 +241,8 @@ static int thread_start(void)
 	pthread_attr_destroy(&at);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r) {
-		atomic_store_explicit(&thr_state, 0, memory_order_relaxed);
 		atomic_store_explicit(&la_monitor_pending, 1, memory_order_relaxed);
+		atomic_store_explicit(&thr_state, 0, memory_order_release);
 		return -1;
 	}
 	return 0;
