@@ -58,21 +58,6 @@ struct shared {
 
 static long page_size;
 
-static long mem_available_kb(void)
-{
-	char buf[4096], *p;
-	int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strstr(buf, "MemAvailable:");
-	return p ? strtol(p + 13, NULL, 10) : -1;
-}
-
 static void touch(char *p, size_t len)
 {
 	for (size_t off = 0; off < len; off += page_size)
@@ -123,7 +108,7 @@ static void cache_refill(void)
 static void __attribute__((noreturn)) hog(struct shared *sh)
 {
 	static char *chunks[MAX_CHUNKS];
-	long avail = mem_available_kb() * 1024;
+	long avail = mn_proc_num("/proc/meminfo", "MemAvailable:") * 1024;
 	size_t base = avail > (long)(HEADROOM + CACHE + POOL) ?
 		      avail - HEADROOM - CACHE - POOL : 0;
 	char *b, *pool;

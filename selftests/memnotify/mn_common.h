@@ -190,6 +190,30 @@ static inline int write_file(const char *path, const char *s)
 	return n == (ssize_t)strlen(s) ? 0 : -1;
 }
 
+/*
+ * The number after @key in a file of "key value" lines such as
+ * /proc/vmstat or /proc/meminfo (@key matches a whole line start; meminfo
+ * keys carry their colon), or -1.
+ */
+static inline long long mn_proc_num(const char *path, const char *key)
+{
+	char buf[16384], *p;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	size_t len = strlen(key);
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p) {
+		if (!strncmp(p, key, len) && (p[len] == ' ' || p[len] == '\t'))
+			return strtoll(p + len + 1, NULL, 10);
+	}
+	return -1;
+}
+
 static inline long long read_num(const char *path)
 {
 	char buf[64] = "";

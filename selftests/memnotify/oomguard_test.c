@@ -34,36 +34,6 @@
 #define EPISODES	20
 #define WAIT_BOUND_MS	200	/* MN_OOMWAIT_MS */
 
-static long long meminfo_kb(const char *name)
-{
-	char buf[4096], *p;
-	int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strstr(buf, name);
-	return p ? strtoll(p + strlen(name), NULL, 10) : -1;
-}
-
-static long long oom_kills(void)
-{
-	char buf[8192], *p;
-	int fd = open("/proc/vmstat", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strstr(buf, "\noom_kill ");
-	return p ? strtoll(p + 10, NULL, 10) : -1;
-}
-
 /* Allocate and touch bytes, then exit 0; the OOM killer may take it. */
 static pid_t start_hog(size_t bytes)
 {
@@ -135,7 +105,7 @@ struct episode {
 /* One burst: an optional subscriber, then a hog of MemAvailable + 16 MB. */
 static int run_episode(struct episode *e, int subscriber, int honest)
 {
-	long long kills = oom_kills(), avail;
+	long long kills = mn_proc_num("/proc/vmstat", "oom_kill"), avail;
 	uint64_t t0;
 	pid_t sub = 0, hog;
 	int pfd[2];
@@ -149,7 +119,7 @@ static int run_episode(struct episode *e, int subscriber, int honest)
 		if (sub < 0 || read(pfd[0], &c, 1) != 1 || c != 'r')
 			return -1;
 	}
-	avail = meminfo_kb("MemAvailable:");
+	avail = mn_proc_num("/proc/meminfo", "MemAvailable:");
 	if (avail <= 0)
 		return -1;
 	t0 = now_ns();
@@ -166,7 +136,7 @@ static int run_episode(struct episode *e, int subscriber, int honest)
 	}
 	close(pfd[0]);
 	close(pfd[1]);
-	e->kills = oom_kills() - kills;
+	e->kills = mn_proc_num("/proc/vmstat", "oom_kill") - kills;
 	return 0;
 }
 
@@ -185,7 +155,7 @@ FIXTURE(oomguard) {
 
 FIXTURE_SETUP(oomguard)
 {
-	long long avail = meminfo_kb("MemAvailable:") * 1024;
+	long long avail = mn_proc_num("/proc/meminfo", "MemAvailable:") * 1024;
 
 	ASSERT_LE(0, read_num(MN_STAT("oom_waits")));
 	set_oom_score_adj(getpid(), -1000);

@@ -25,25 +25,6 @@
 
 #define CHUNK	(4ul << 20)
 
-static long long vmstat(const char *name)
-{
-	char buf[8192], *p;
-	int fd = open("/proc/vmstat", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-	size_t len = strlen(name);
-
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p) {
-		if (!strncmp(p, name, len) && p[len] == ' ')
-			return strtoll(p + len + 1, NULL, 10);
-	}
-	return -1;
-}
-
 /*
  * Allocate and touch up to limit bytes, 4 MB at a time, until *stop is set.
  * Exit 0 when stopped, 3 when the limit was reached.
@@ -173,7 +154,7 @@ TEST_F_TIMEOUT(pressure, reclaim_split_proportionally, 120)
 
 TEST_F_TIMEOUT(pressure, pressure_before_oom_kill, 300)
 {
-	long long ooms = vmstat("oom_kill");
+	long long ooms = mn_proc_num("/proc/vmstat", "oom_kill");
 	__u64 bytes = 32ull << 20, reclaim = 0;
 	void *held = hold_anon(bytes);	/* the claim is real */
 	struct memnotify_event ev, first = { 0 };
@@ -233,7 +214,7 @@ TEST_F_TIMEOUT(pressure, pressure_before_oom_kill, 300)
 		}
 		if (ev.type == MEMNOTIFY_EVENT_PRESSURE && !pressure++) {
 			first = ev;
-			ooms_at_first = vmstat("oom_kill");
+			ooms_at_first = mn_proc_num("/proc/vmstat", "oom_kill");
 		}
 		if (ev.type == MEMNOTIFY_EVENT_PRESSURE &&
 		    ev.source == MEMNOTIFY_SOURCE_SHRINKER)
