@@ -285,8 +285,9 @@ static void mn_ow_settle(void)
 static int mn_oom_notify(struct notifier_block *nb, unsigned long unused,
 			 void *parm)
 {
-	unsigned long *freed = parm, got;
+	unsigned long *freed = parm, got, waited;
 	struct memnotify_event ev;
+	long free0, rose;
 
 	if (mn_oom_is_sysrq())
 		return NOTIFY_OK;
@@ -297,11 +298,21 @@ static int mn_oom_notify(struct notifier_block *nb, unsigned long unused,
 		      MEMNOTIFY_SOURCE_OOM);
 	mn_broadcast(&ev);
 
+	free0 = global_zone_page_state(NR_FREE_PAGES);
 	mutex_lock(&mn_ow_lock);
 	mn_ow_ask();
-	got = mn_ow_nr_asked ? mn_ow_wait() : 0;
+	waited = mn_ow_nr_asked;
+	got = waited ? mn_ow_wait() : 0;
 	mn_ow_settle();
 	mutex_unlock(&mn_ow_lock);
+	/*
+	 * The wait delayed the OOM killer's choice: pages others freed
+	 * meanwhile (a victim of an earlier kill finishing its exit) make the
+	 * allocation retry, as they would have had the killer seen them.
+	 */
+	rose = (long)global_zone_page_state(NR_FREE_PAGES) - free0;
+	if (waited && !got && rose > 0)
+		got = rose;
 	if (got) {
 		mn_stat_inc(MN_STAT_OOM_AVERTED);
 		*freed += got;
