@@ -49,27 +49,17 @@ static long run(int id, const char *monitor, int *hog_ok)
 	snprintf(env, sizeof env, "LIBALLOC_MONITOR=%s", monitor);
 	char *envp[] = { env, "LIBALLOC_DECAY_MS=-1", "LIBALLOC_VERBOSE=1", NULL };
 	char *argv[] = { "oom_demo", "--service", NULL };
-	int in[2], out[2], err[2];
-	if (pipe(in) || pipe(out) || pipe(err))
-		return -1;
+	int to, from, err;
 	long oom0 = scn_file_num("/proc/vmstat", "oom_kill ");
-	pid_t svc = fork();
-	if (svc == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		dup2(err[1], 2);
-		execve("/proc/self/exe", argv, envp);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	close(err[1]);
-	fcntl(err[0], F_SETFL, O_NONBLOCK);
+	pid_t svc = scn_spawn_self(argv, envp, &to, &from, &err);
+	if (svc < 0)
+		return -1;
+	fcntl(err, F_SETFL, O_NONBLOCK);
 	scn_oom_adj(svc, "1000");
 	double t0 = scn_now_ms();
 	char c, line[512];
 	size_t ll = 0;
-	if (read(out[0], &c, 1) != 1)
+	if (read(from, &c, 1) != 1)
 		return -1;
 	pid_t h = 0;
 	int st = 0;
@@ -79,7 +69,7 @@ static long run(int id, const char *monitor, int *hog_ok)
 		double t = scn_now_ms();
 		ssize_t n;
 		char buf[512];
-		while ((n = read(err[0], buf, sizeof buf)) > 0)
+		while ((n = read(err, buf, sizeof buf)) > 0)
 			for (ssize_t i = 0; i < n; i++) {
 				if (buf[i] == '\n' || ll == sizeof line - 1) {
 					line[ll] = 0;
@@ -107,11 +97,11 @@ static long run(int id, const char *monitor, int *hog_ok)
 	long ooms = scn_file_num("/proc/vmstat", "oom_kill ") - oom0;
 	printf("# run %d (%s): hog %s, service Rss now %ld MiB, OOM kills %ld\n", id, monitor,
 	       *hog_ok ? "completed" : "was killed", svc_rss < 0 ? -1 : svc_rss / 1024, ooms);
-	close(in[1]);
+	close(to);
 	kill(svc, SIGTERM);
 	waitpid(svc, NULL, 0);
-	close(out[0]);
-	close(err[0]);
+	close(from);
+	close(err);
 	return ooms;
 }
 

@@ -133,4 +133,46 @@ static inline int scn_small_machine(void)
 	return total > 0 && total < 1024L * 1024;
 }
 
+/* The small test VM with the module loaded, as root: where the scenario's
+ * tests run. */
+static inline int scn_in_test_vm(void)
+{
+	return !access("/dev/memnotify", F_OK) && geteuid() == 0 && scn_small_machine();
+}
+
+/* This program again (/proc/self/exe) with argv and envp; its stdin is
+ * *to, its stdout *from, and its stderr *err when err is not NULL. */
+static inline pid_t scn_spawn_self(char *const argv[], char *const envp[], int *to, int *from,
+				   int *err)
+{
+	int in[2], out[2], er[2] = { -1, -1 };
+	if (pipe(in) || pipe(out) || (err && pipe(er)))
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		if (err)
+			dup2(er[1], 2);
+		execve("/proc/self/exe", argv, envp);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	if (err)
+		close(er[1]);
+	if (pid < 0) {
+		close(in[1]);
+		close(out[0]);
+		if (err)
+			close(er[0]);
+		return -1;
+	}
+	*to = in[1];
+	*from = out[0];
+	if (err)
+		*err = er[0];
+	return pid;
+}
+
 #endif

@@ -24,12 +24,6 @@
 #define MN_DEV "/dev/memnotify"
 #define CACHE_MIB 64
 
-/* Only inside the small test VM: root, the device, under 1 GiB of RAM. */
-static bool in_test_vm(void)
-{
-	return !access(MN_DEV, F_OK) && geteuid() == 0 && scn_small_machine();
-}
-
 /* ---- the service ---- */
 static _Atomic int svc_quiet;
 static int svc_park[2];
@@ -91,25 +85,12 @@ FIXTURE(svc) {
 FIXTURE_SETUP(svc)
 {
 	self->pid = -1;
-	if (!in_test_vm())
+	if (!scn_in_test_vm())
 		SKIP(return, "needs root, " MN_DEV " and < 1 GiB RAM (the QEMU VM)");
-	int a[2], b[2];
-	ASSERT_EQ(0, pipe(a));
-	ASSERT_EQ(0, pipe(b));
-	self->pid = fork();
-	ASSERT_GE(self->pid, 0);
-	if (self->pid == 0) {
-		char *argv[] = { "t_vm_defaults", "--service", NULL };
-		char *envp[] = { NULL }; /* default settings: no LIBALLOC_* at all */
-		dup2(a[0], 0);
-		dup2(b[1], 1);
-		execve("/proc/self/exe", argv, envp);
-		_exit(127);
-	}
-	close(a[0]);
-	close(b[1]);
-	self->to = a[1];
-	self->from = b[0];
+	char *argv[] = { "t_vm_defaults", "--service", NULL };
+	char *envp[] = { NULL }; /* default settings: no LIBALLOC_* at all */
+	self->pid = scn_spawn_self(argv, envp, &self->to, &self->from, NULL);
+	ASSERT_GT(self->pid, 0);
 	char c = 0;
 	ASSERT_EQ(1, read(self->from, &c, 1));
 	ASSERT_EQ('R', c);

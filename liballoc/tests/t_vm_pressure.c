@@ -46,13 +46,6 @@ static long vmstat(const char *key)
 	return scn_file_num("/proc/vmstat", word);
 }
 
-/* Only inside the small test VM: root, the device, and under 1 GiB of RAM
- * (the scenario deliberately exhausts memory; never on a real machine). */
-static bool in_test_vm(void)
-{
-	return !access(MN_DEV, F_OK) && geteuid() == 0 && scn_small_machine();
-}
-
 static int inject_all(uint32_t type, uint32_t level, uint64_t bytes)
 {
 	int fd = open(MN_DEV, O_RDONLY | O_CLOEXEC);
@@ -154,26 +147,6 @@ static char *self_exe(void)
 	return p;
 }
 
-static pid_t spawn(char *const argv[], char *const envp[], int *to, int *from)
-{
-	int a[2], b[2];
-	if (pipe(a) || pipe(b))
-		return -1;
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(a[0], 0);
-		dup2(b[1], 1);
-		close(a[0]); close(a[1]); close(b[0]); close(b[1]);
-		execve(self_exe(), argv, envp);
-		_exit(127);
-	}
-	close(a[0]);
-	close(b[1]);
-	*to = a[1];
-	*from = b[0];
-	return pid;
-}
-
 struct run_result {
 	long svc_before, svc_after, avail_before, hog_mib, oom_kills;
 	int hog_status;
@@ -198,7 +171,7 @@ static int scenario(const char *monitor, struct run_result *r)
 	char *argv[] = { "t_vm_pressure", "--service", "120", NULL };
 	int to, from;
 	long oom0 = vmstat("oom_kill");
-	pid_t svc = spawn(argv, envp, &to, &from);
+	pid_t svc = scn_spawn_self(argv, envp, &to, &from, NULL);
 	if (svc < 0)
 		return -1;
 	scn_oom_adj(svc, "1000");
@@ -294,7 +267,7 @@ static void console_quiet(bool quiet)
 	close(fd);
 }
 
-#define NEED_VM() do { if (!in_test_vm()) \
+#define NEED_VM() do { if (!scn_in_test_vm()) \
 	SKIP(return, "needs root, " MN_DEV " and < 1 GiB RAM (the QEMU VM)"); } while (0)
 
 FIXTURE(vm) {};
