@@ -56,6 +56,17 @@ static inline long scn_rss_kb(pid_t pid)
 	return pid > 0 ? scn_file_num(path, "\nRss:") : -1;
 }
 
+/* KiB of @pid's memory already given to the kernel with MADV_FREE (which
+ * MemAvailable counts as available: the kernel may take it unasked), 0 if
+ * none or gone. A hog sized from MemAvailable leaves it out. */
+static inline long scn_lazyfree_kb(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
+	long kb = pid > 0 ? scn_file_num(path, "\nLazyFree:") : -1;
+	return kb > 0 ? kb : 0;
+}
+
 static inline void scn_write_file(const char *path, const char *s)
 {
 	int fd = open(path, O_WRONLY);

@@ -188,10 +188,7 @@ static int scenario(const char *monitor, struct run_result *r)
 	 * down to the min ones (about 2 MiB more at the default
 	 * watermark_scale_factor in this VM, measured): 8 MiB more than the
 	 * 48 MiB the service must give back covers that. */
-	char rollup[64];
-	snprintf(rollup, sizeof rollup, "/proc/%d/smaps_rollup", (int)svc);
-	long lazy = scn_file_num(rollup, "\nLazyFree:");
-	lazy = lazy > 0 ? lazy : 0;
+	long lazy = scn_lazyfree_kb(svc);
 	r->hog_mib = (r->avail_before - lazy) / 1024 + 56;
 	printf("# [%s] service Rss %ld MiB (LazyFree %ld MiB), MemAvailable %ld MiB, hog %ld MiB\n",
 	       monitor, r->svc_before >> 10, lazy >> 10, r->avail_before >> 10, r->hog_mib);
