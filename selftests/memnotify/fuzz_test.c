@@ -191,19 +191,40 @@ static void finding(struct tally *t, const char *what, long ret, int e)
 }
 
 /*
- * Every test runs under the fixture only for its timeout: the harness's
- * default of 30 s is far too short for a long FUZZ_OPS on a debug kernel
- * (the init's per-program timeout still bounds the whole program).
+ * Every test runs under the fixture for its timeout (the harness's default
+ * of 30 s is far too short for a long FUZZ_OPS on a debug kernel; the init's
+ * per-program timeout still bounds the whole program) and so that the global
+ * thresholds, which garbage as root can validly set (low_permille 1000 puts
+ * every later subscriber at LOW), are put back for the programs after this.
  */
-FIXTURE(fuzz) {};
-FIXTURE_SETUP(fuzz) {}
-FIXTURE_TEARDOWN(fuzz) {}
+FIXTURE(fuzz) {
+	struct memnotify_thresholds thresholds;
+};
+
+FIXTURE_SETUP(fuzz)
+{
+	int fd = mn_open_nb();
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioctl(fd, MEMNOTIFY_IOC_GET_THRESHOLDS, &self->thresholds));
+	close(fd);
+}
+
+FIXTURE_TEARDOWN(fuzz)
+{
+	int fd = mn_open_nb();
+
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, ioctl(fd, MEMNOTIFY_IOC_SET_THRESHOLDS, &self->thresholds));
+	close(fd);
+}
 
 /* ---- single-threaded checks ---------------------------------------- */
 
 TEST_F_TIMEOUT(fuzz, ioctl_garbage, 3600)
 {
 	uint64_t s = seed_for(1), i, n = env_u64("FUZZ_OPS", 200000) / 8;
+	struct memnotify_thresholds th;
 	struct arena a;
 	struct memnotify_version v;
 	struct tally t = { 0 };
@@ -230,7 +251,14 @@ TEST_F_TIMEOUT(fuzz, ioctl_garbage, 3600)
 	note("%llu ioctls, %llu succeeded\n",
 		       (unsigned long long)t.ioctls, (unsigned long long)t.ioctl_ok);
 
-	/* The fd still works, whatever the garbage did to its settings. */
+	/* The fd still works, whatever the garbage did to its settings, and
+	 * the thresholds it may have set are still ordered.
+	 */
+	ASSERT_EQ(0, ioctl(fd, MEMNOTIFY_IOC_GET_THRESHOLDS, &th));
+	EXPECT_LT(0, th.critical_permille);
+	EXPECT_LT(th.critical_permille, th.medium_permille);
+	EXPECT_LT(th.medium_permille, th.low_permille);
+	EXPECT_GE(1000, th.low_permille);
 	ASSERT_EQ(0, ioctl(fd, MEMNOTIFY_IOC_GET_VERSION, &v));
 	EXPECT_EQ(MEMNOTIFY_ABI_VERSION, v.abi_version);
 	EXPECT_EQ(MN_REC, v.record_size);

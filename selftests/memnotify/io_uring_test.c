@@ -77,8 +77,6 @@ TEST_F(uring, read_ready)
 	struct io_uring_sqe *sqe;
 	struct memnotify_event ev[2];
 
-	/* only the injected request: no real PRESSURE may be read with it */
-	ASSERT_EQ(0, mn_set_mask(self->fd, MEMNOTIFY_EVENT_RECLAIM));
 	ASSERT_EQ(0, mn_inject(self->fd, MEMNOTIFY_EVENT_RECLAIM,
 			       MEMNOTIFY_LEVEL_NONE, 0, 3));
 	memset(ev, 0xaa, sizeof(ev));

@@ -12,12 +12,6 @@ TEST(poll_timeout)
 	int fd = mn_open();
 
 	ASSERT_LE(0, fd);
-	/*
-	 * Only IDLE, never configured here: real pressure from an earlier
-	 * test's reclaim (kswapd paying back a watermark boost) must not
-	 * make the fd readable.
-	 */
-	ASSERT_EQ(0, mn_set_mask(fd, MEMNOTIFY_EVENT_IDLE));
 	pfd = (struct pollfd){ .fd = fd, .events = POLLIN | POLLPRI };
 	EXPECT_EQ(0, poll(&pfd, 1, 0));
 	t0 = now_ns();
