@@ -429,6 +429,7 @@ LA_API void *reallocarray(void *p, size_t nm, size_t sz)
 LA_API int malloc_trim(size_t pad)
 {
 	(void)pad;
+	la_ensure_init();
 	return la_release(LA_RELEASE_THREADS, LA_RELEASE_EVERYTHING, 0) > 0;
 }
 

@@ -27,8 +27,21 @@ static la_heap_t *heap_chunk;
 static unsigned heap_chunk_left;
 
 _Atomic(uint32_t) la_class_refills[LA_NCLASSES];
+_Atomic(uint16_t) la_tcache_cap[LA_NCLASSES];
 _Atomic(uint64_t) la_thread_retained_bytes[LA_TIER_COUNT];
 _Atomic(int) la_heaps_live;
+
+/* After la_classes_init and la_options_init: the starting capacities.
+ * Classes on 512 KiB pages retain none: their queue head already keeps one
+ * page per class, and each extra one would pin half a MiB. */
+void la_tcache_init(void)
+{
+	for (unsigned c = 0; c < LA_NCLASSES; c++)
+		atomic_store_explicit(&la_tcache_cap[c],
+				      (uint16_t)(la_class_size[c] <= LA_SMALL_PAGE_MAX ?
+						 la_opt.tcache_pages : 0),
+				      memory_order_relaxed);
+}
 
 /* ---- heap lock (la_heap_t.cache_lock): a spin flag, uncontended in
  * practice (a releaser holds it for a few pointer moves per page). ---- */

@@ -63,6 +63,7 @@ void la_init_slow(void)
 		la_segmap_init();
 		la_classes_init();
 		la_options_init();
+		la_tcache_init();
 		la_monitor_init();
 		(void)la_os_page_size(); /* cache it before any thread can race on it */
 		atomic_store_explicit(&la_initialized, 1, memory_order_release);

@@ -330,9 +330,11 @@ typedef struct la_options {
 } la_options_t;
 enum { LA_MODE_OFF = 0, LA_MODE_AUTO, LA_MODE_MEMNOTIFY, LA_MODE_PSI };
 extern LA_HIDDEN la_options_t la_opt;
-/* Per-size-class thread-cache capacity: empty pages a heap retains per class.
- * A variable (not a constant): adaptive sizing (monitor/adaptive.c) changes it. */
+/* Per-size-class thread-cache capacity (heap.c): empty pages a heap retains
+ * per class. A variable (not a constant): adaptive sizing
+ * (monitor/adaptive.c) changes it; la_tcache_init sets the starting values. */
 extern LA_HIDDEN _Atomic(uint16_t) la_tcache_cap[LA_NCLASSES];
+LA_HIDDEN void la_tcache_init(void);
 LA_HIDDEN void la_options_init(void);
 /* stderr output without allocating (options.c): write s whole; write v in
  * decimal at p and return the end. */
@@ -347,6 +349,7 @@ LA_HIDDEN void la_os_decommit(void *p, size_t size);        /* MADV_DONTNEED */
 LA_HIDDEN void la_os_lazyfree(void *p, size_t size);        /* MADV_FREE */
 LA_HIDDEN void *la_os_remap(void *p, size_t old, size_t new_size, int may_move, void *fixed);
 LA_HIDDEN size_t la_os_page_size(void);
+LA_HIDDEN uint64_t la_now_ns(void); /* CLOCK_MONOTONIC */
 /* membarrier(PRIVATE_EXPEDITED): every running thread of the process has
  * executed a full memory barrier when it returns true; false if the kernel
  * (or valgrind) does not offer it. */
@@ -393,6 +396,12 @@ LA_HIDDEN void la_segments_foreach(void (*fn)(la_segment_t *, void *), void *arg
  *  abandoned cached, per tier: free carved blocks of abandoned pages
  *    (capacity - used) * block size (page.c, under the abandoned lock). */
 extern LA_HIDDEN _Atomic(uint64_t) la_pool_dirty_bytes;
+/* Set (monitor enabled) exactly while no monitor thread runs. Written only
+ * by the monitor (monitor/monitor.c); the core reads it: the allocation slow
+ * path to call la_monitor_start_lazy, the pool to allow its lazy-free pass.
+ * Defined in segment.c, so that the pool, below the monitor, never reaches
+ * up into it. */
+extern LA_HIDDEN _Atomic(int) la_monitor_pending;
 extern LA_HIDDEN _Atomic(uint64_t) la_thread_retained_bytes[LA_TIER_COUNT];
 extern LA_HIDDEN _Atomic(uint64_t) la_abandoned_cached_bytes[LA_TIER_COUNT];
 static inline void la_count(_Atomic(uint64_t) *c, int64_t delta)
@@ -479,5 +488,10 @@ LA_HIDDEN la_heap_t *la_thread_heap_slow(void); /* attach heap to this thread */
 LA_HIDDEN void *la_malloc_generic(size_t n, size_t align);
 LA_HIDDEN size_t la_usable_size(const void *p);
 LA_HIDDEN size_t la_release_bytes(size_t n);             /* release.c */
+
+/* ---- statistics (stats.c) ------------------------------------------------ */
+/* Fill out (out->size bytes at most, >= 8) with a snapshot; la_stats in
+ * api.c is the public entry. */
+LA_HIDDEN void la_stats_fill(struct la_stats *out);
 
 #endif

@@ -9,7 +9,6 @@
 extern char **environ;
 
 la_options_t la_opt;
-_Atomic(uint16_t) la_tcache_cap[LA_NCLASSES];
 
 void la_write_err(const char *s)
 {
@@ -193,11 +192,4 @@ void la_options_init(void)
 			warn_bad(o->name, e);
 	}
 
-	/* Classes on 512 KiB pages retain none: their queue head already keeps
-	 * one page per class, and each extra one would pin half a MiB. */
-	for (unsigned c = 0; c < LA_NCLASSES; c++)
-		atomic_store_explicit(&la_tcache_cap[c],
-				      (uint16_t)(la_class_size[c] <= LA_SMALL_PAGE_MAX ?
-						 la_opt.tcache_pages : 0),
-				      memory_order_relaxed);
 }

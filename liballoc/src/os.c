@@ -1,9 +1,11 @@
 /* OS layer: the only place that calls mmap/munmap/madvise/mremap. Each call is
- * counted so tests and benchmarks can prove the steady state makes none. */
+ * counted so tests and benchmarks can prove the steady state makes none.
+ * Also the monotonic clock. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include "internal.h"
 
@@ -107,4 +109,11 @@ bool la_os_membarrier(void)
 #else
 	return false;
 #endif
+}
+
+uint64_t la_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

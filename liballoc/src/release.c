@@ -1,6 +1,6 @@
-/* Giving memory back: la_release() and its scopes, and the public calls
- * built on it (la_flush_thread, la_flush_all, la_trim, malloc_trim in
- * alloc.c, la_release_bytes). Lock order when gathering: la_heaps_lock, a
+/* Giving memory back: la_release() and its scopes, the one path every
+ * caller takes (malloc_trim in alloc.c; la_flush_all, la_trim in api.c;
+ * la_release_bytes; the monitor). Callers have initialised the library. Lock order when gathering: la_heaps_lock, a
  * heap's cache lock, la_abandoned_lock, la_pool_lock; the OS calls of the
  * pool release run with none of them held (segment.c). */
 #include "release.h"
@@ -54,7 +54,6 @@ static size_t pool_amount(size_t max_bytes)
 
 size_t la_release(enum la_release_scope scope, size_t max_bytes, unsigned flags)
 {
-	la_ensure_init();
 	size_t got = 0;
 	if (flags & LA_RELEASE_POOL_FIRST) {
 		size_t want = pool_amount(max_bytes);
@@ -87,33 +86,7 @@ void la_honour_flush(la_heap_t *h)
 	la_pool_release_free(LA_RELEASE_EVERYTHING);
 }
 
-LA_API void la_flush_thread(void)
-{
-	la_ensure_init();
-	la_heap_t *h = la_tl_heap;
-	if (h != &la_heap_empty)
-		la_heap_flush(h);
-}
-
-LA_API size_t la_flush_all(void)
-{
-	return la_release(LA_RELEASE_ALL, LA_RELEASE_EVERYTHING, 0);
-}
-
 size_t la_release_bytes(size_t n)
 {
 	return la_release(LA_RELEASE_THREADS, n, 0);
-}
-
-LA_API size_t la_trim(size_t target)
-{
-	if (!target)
-		return la_release(LA_RELEASE_THREADS, LA_RELEASE_EVERYTHING, 0);
-	/* gather first, then measure what is resident */
-	la_release(LA_RELEASE_THREADS, 0, 0);
-	struct la_stats st = { .version = LA_STATS_VERSION, .size = sizeof st };
-	la_stats(&st);
-	if (st.bytes_resident <= target)
-		return 0;
-	return la_release(LA_RELEASE_POOL, st.bytes_resident - target, 0);
 }

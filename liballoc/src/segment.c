@@ -17,13 +17,14 @@
 #include <string.h>
 #include <sys/mman.h>
 #include "internal.h"
-#include "monitor/monitor.h"
 
 pthread_mutex_t la_pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static la_segment_t *seg_list;
 _Atomic(uint64_t) la_bytes_huge;
 _Atomic(uint64_t) la_pool_ops;
 _Atomic(uint64_t) la_pool_dirty_bytes;
+
+_Atomic(int) la_monitor_pending;
 
 /* Low-water mark of la_pool_dirty_bytes since the last lazy pass (under
  * the pool lock). */

@@ -58,11 +58,8 @@ static void heap_acc(la_heap_t *h, void *arg)
 		st->threads++;
 }
 
-LA_API int la_stats(struct la_stats *out)
+void la_stats_fill(struct la_stats *out)
 {
-	if (!out || out->size < 8)
-		return -1;
-	la_ensure_init();
 	struct la_stats st;
 	memset(&st, 0, sizeof st);
 	st.version = LA_STATS_VERSION;
@@ -90,13 +87,12 @@ LA_API int la_stats(struct la_stats *out)
 	}
 	la_monitor_stats(&st);
 	memcpy(out, &st, st.size);
-	return 0;
 }
 
 LA_API void la_print_stats(void)
 {
 	struct la_stats st = { .version = LA_STATS_VERSION, .size = sizeof st };
-	la_stats(&st);
+	la_stats_fill(&st);
 	static const struct { const char *name; size_t off; } f[] = {
 #define F(x) { #x, offsetof(struct la_stats, x) }
 		F(bytes_in_use), F(bytes_huge), F(bytes_thread_cached[0]),

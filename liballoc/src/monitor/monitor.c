@@ -39,7 +39,6 @@
 #define LA_REPORT_NS 250000000ull    /* at most 4 SET_CACHE per second */
 #define LA_REPORT_DELTA ((uint64_t)1 << 20)
 
-_Atomic(int) la_monitor_pending;
 static pthread_mutex_t mon_lock = PTHREAD_MUTEX_INITIALIZER;
 /* under mon_lock */
 static la_msrc_t src;
@@ -51,13 +50,6 @@ static _Atomic(int) thr_state, thr_explicit;
 static _Atomic(uint64_t) next_tick;  /* slow-path ticks: not before */
 static __thread unsigned slow_calls __attribute__((tls_model("initial-exec")));
 static _Atomic(uint64_t) st_source, st_wait, st_events, st_released, st_reported, st_latency;
-
-uint64_t la_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static const char *type_name(uint32_t t, uint32_t level)
 {
@@ -288,15 +280,10 @@ void la_monitor_start_lazy(void)
 		thread_start();
 }
 
-LA_API int la_monitor_start(void)
+int la_monitor_start_explicit(void)
 {
-	la_ensure_init();
 	if (la_opt.monitor == LA_MODE_OFF)
 		return 0;
-	/* The caller holds a heap from here on, so the thread leaves once
-	 * the caller and every other allocating thread are gone. */
-	if (la_tl_heap == &la_heap_empty)
-		(void)la_thread_heap_slow();
 	pthread_mutex_lock(&mon_lock);
 	atomic_store_explicit(&thr_explicit, 1, memory_order_relaxed);
 	if (!atomic_load_explicit(&thr_state, memory_order_acquire))
@@ -309,9 +296,8 @@ LA_API int la_monitor_start(void)
 	return (int)atomic_load_explicit(&st_source, memory_order_relaxed);
 }
 
-LA_API int la_monitor_inject(uint32_t type, uint32_t level, uint64_t pages)
+int la_monitor_react(uint32_t type, uint32_t level, uint64_t pages)
 {
-	la_ensure_init();
 	if (la_opt.monitor == LA_MODE_OFF)
 		return -1;
 	struct memnotify_event ev;

@@ -8,10 +8,11 @@
  * (monitor_src.h, react.h) are private to src/monitor/: they refuse to
  * compile unless LA_MONITOR_PRIVATE is defined, which the Makefile sets for
  * the .c files in src/monitor/ only (and for the fuzz harness, which drives the
- * reactions itself). One file pair still calls both ways: init.c runs the
- * hooks below (init, heap attached, fork), and the monitor's public entry
- * points (la_monitor_start, la_monitor_inject) initialise the library and
- * attach the caller's heap through init.c, as every public entry does.
+ * reactions itself). init.c runs the hooks below (init, heap attached,
+ * fork); the public entry points la_monitor_start and la_monitor_inject live
+ * in src/monitor_api.c, which initialises the library through init.c and
+ * then calls la_monitor_start_explicit or la_monitor_react, so no file of
+ * the monitor calls init.c.
  *
  * How it runs (monitor.c says more): no thread in a single-threaded
  * program; while no monitor thread runs, la_monitor_pending is set and
@@ -25,10 +26,8 @@
 #define LA_MONITOR_H
 #include "internal.h"
 
-/* Set (monitor enabled) exactly while no monitor thread runs; the core
- * reads it: the allocation slow path to call la_monitor_start_lazy, the
- * pool to allow its lazy-free pass. Written only by the monitor. */
-extern LA_HIDDEN _Atomic(int) la_monitor_pending;
+/* la_monitor_pending (internal.h): set by the monitor (monitor enabled)
+ * exactly while no monitor thread runs. */
 
 /* Once, from la_init_slow right after la_options_init: sets
  * la_monitor_pending unless LIBALLOC_MONITOR=off. */
@@ -50,6 +49,16 @@ LA_HIDDEN void la_monitor_heap_attached(void);
 LA_HIDDEN void la_monitor_fork_prepare(void);
 LA_HIDDEN void la_monitor_fork_parent(void);
 LA_HIDDEN void la_monitor_fork_child(void);
+
+/* la_monitor_start after initialisation, the caller holding a heap: starts
+ * the waiting thread even in a single-threaded program and returns the
+ * source it waits on (enum la_monitor_source), 0 if the monitor is off. */
+LA_HIDDEN int la_monitor_start_explicit(void);
+
+/* la_monitor_inject after initialisation: the reaction to an event of this
+ * type and level (and pages, for RECLAIM) on the calling thread; -1 if the
+ * monitor is off. */
+LA_HIDDEN int la_monitor_react(uint32_t type, uint32_t level, uint64_t pages);
 
 /* Fill st's monitor_*, decay_released and tcache_cap_sum fields (relaxed
  * reads of counters; takes no lock). */

@@ -21,9 +21,6 @@
 #include <sys/types.h>
 #include "internal.h"
 
-/* CLOCK_MONOTONIC in nanoseconds (monitor.c). */
-LA_HIDDEN uint64_t la_now_ns(void);
-
 /* Largest record (MEMNOTIFY_IOC_GET_VERSION record_size) accepted. */
 #define LA_MN_RECORD_MAX 256u
 
