@@ -7,6 +7,7 @@
  * madvise/munmap deltas over the timed loop are printed when liballoc is the
  * allocator (found with dlsym; the static musl build has no dlsym use). */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -302,13 +303,251 @@ static void w_steady(void)
 		free(v[k]);
 }
 
+/* ---- thread churn: a server whose worker threads come and go. Each
+ * generation starts LT threads that each take one of CSETS slot arrays,
+ * replace random slots (freeing blocks allocated by threads that have
+ * already exited) and exit. ---- */
+#define CSETS 4
+#define CSLOTS 2000
+static void *cslots[CSETS][CSLOTS];
+
+static void *churn_thread(void *arg)
+{
+	void **sl = arg;
+	uint64_t s = (uint64_t)(uintptr_t)arg | 1;
+	for (long i = 0; i < 20000; i++) {
+		unsigned k = (unsigned)(rnd(&s) % CSLOTS);
+		size_t n = 16 + rnd(&s) % 1008;
+		free(sl[k]);
+		sl[k] = malloc(n);
+		touch(sl[k], n);
+	}
+	return NULL;
+}
+
+static void w_churn(void)
+{
+	long gens = N(100);
+	for (long g = 0; g < gens; g++) {
+		pthread_t t[LT];
+		for (long i = 0; i < LT; i++)
+			pthread_create(&t[i], NULL, churn_thread, cslots[(g * LT + i) % CSETS]);
+		for (int i = 0; i < LT; i++)
+			pthread_join(t[i], NULL);
+		if ((g & 7) == 0)
+			checkpoint();
+	}
+	for (int i = 0; i < CSETS; i++)
+		for (int k = 0; k < CSLOTS; k++)
+			free(cslots[i][k]);
+}
+
+/* ---- size switch after thread exit: 8 threads allocate 48-byte blocks and
+ * exit; the main thread frees them all and then allocates the same bytes
+ * in 4000-byte blocks. Peak Rss shows whether the emptied pages of exited
+ * threads serve another size class. ---- */
+#define SWT 8
+static void *swap_thread(void *arg)
+{
+	void **v = arg;
+	long n = N(100000);
+	for (long i = 0; i < n; i++) {
+		v[i] = malloc(48);
+		memset(v[i], 1, 48);
+	}
+	return NULL;
+}
+
+static void w_sizeswap(void)
+{
+	long n = N(100000);
+	void **v[SWT];
+	pthread_t t[SWT];
+	for (int i = 0; i < SWT; i++) {
+		v[i] = calloc((size_t)n, sizeof(void *));
+		pthread_create(&t[i], NULL, swap_thread, v[i]);
+	}
+	for (int i = 0; i < SWT; i++)
+		pthread_join(t[i], NULL);
+	checkpoint();
+	for (int i = 0; i < SWT; i++)
+		for (long k = 0; k < n; k++)
+			free(v[i][k]);
+	long big = SWT * n * 48 / 4000;
+	void **b = calloc((size_t)big, sizeof *b);
+	for (long k = 0; k < big; k++) {
+		b[k] = malloc(4000);
+		memset(b[k], 2, 4000);
+		if ((k & 0x3ff) == 0)
+			checkpoint();
+	}
+	checkpoint();
+	for (long k = 0; k < big; k++)
+		free(b[k]);
+	for (int i = 0; i < SWT; i++)
+		free(v[i]);
+	free(b);
+}
+
+/* ---- huge-block churn: 5..25 MiB blocks, 4 live at a time, every page
+ * written (as a buffer being filled is). ---- */
+static void w_huge(void)
+{
+	void *v[4] = { 0 };
+	uint64_t s = 13;
+	long ops = N(100);
+	for (long i = 0; i < ops; i++) {
+		unsigned k = (unsigned)(rnd(&s) % 4);
+		free(v[k]);
+		size_t n = ((size_t)5 << 20) + rnd(&s) % ((size_t)20 << 20);
+		char *p = malloc(n);
+		for (size_t o = 0; o < n; o += 4096)
+			p[o] = (char)o;
+		v[k] = p;
+		if ((i & 15) == 0)
+			checkpoint();
+	}
+	for (int k = 0; k < 4; k++)
+		free(v[k]);
+}
+
+/* ---- false sharing, two ways. thrash: each thread allocates small blocks
+ * and writes each many times before freeing it; scratch: the main thread
+ * allocates one block per thread, each thread frees it and then works on
+ * blocks of the same size it allocates itself. An allocator that hands
+ * neighbouring bytes of one cache line to different threads makes the
+ * lines bounce between CPUs. ---- */
+#define FST 2
+static void *thrash_thread(void *arg)
+{
+	void *first = arg;
+	free(first);
+	long rounds = N(200000);
+	for (long r = 0; r < rounds; r++) {
+		volatile char *p = malloc(8);
+		for (int j = 0; j < 500; j++)
+			p[j & 7]++;
+		free((void *)p);
+	}
+	return NULL;
+}
+
+static void run_fs(bool scratch)
+{
+	pthread_t t[FST];
+	for (long i = 0; i < FST; i++)
+		pthread_create(&t[i], NULL, thrash_thread, scratch ? malloc(8) : NULL);
+	for (int i = 0; i < FST; i++)
+		pthread_join(t[i], NULL);
+	checkpoint();
+}
+
+static void w_thrash(void)
+{
+	run_fs(false);
+}
+
+static void w_scratch(void)
+{
+	run_fs(true);
+}
+
+/* ---- thread-pool request/response: a dispatcher allocates requests (small)
+ * and hands them to a pool of workers; a worker frees the request and
+ * allocates a response (small or medium) that the dispatcher frees. Every
+ * block is freed by a thread other than its allocator. ---- */
+#define POOLW 2
+#define PQCAP 256
+struct pmsg { void *req, *resp; size_t resp_n; };
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct pmsg *todo[PQCAP], *done[PQCAP];
+	unsigned todo_h, todo_n, done_h, done_n;
+	int stop;
+} pp = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+static void *pool_worker(void *arg)
+{
+	uint64_t s = (uint64_t)(uintptr_t)arg * 7919 + 1;
+	pthread_mutex_lock(&pp.mu);
+	for (;;) {
+		while (!pp.todo_n && !pp.stop)
+			pthread_cond_wait(&pp.cv, &pp.mu);
+		if (!pp.todo_n)
+			break;
+		struct pmsg *m = pp.todo[pp.todo_h];
+		pp.todo_h = (pp.todo_h + 1) % PQCAP;
+		pp.todo_n--;
+		pthread_mutex_unlock(&pp.mu);
+		free(m->req);
+		m->resp_n = rnd(&s) % 4 ? 64 + rnd(&s) % 448 : 4096 + rnd(&s) % 28672;
+		m->resp = malloc(m->resp_n);
+		memset(m->resp, 3, m->resp_n);
+		pthread_mutex_lock(&pp.mu);
+		while (pp.done_n == PQCAP)
+			pthread_cond_wait(&pp.cv, &pp.mu);
+		pp.done[(pp.done_h + pp.done_n++) % PQCAP] = m;
+		pthread_cond_broadcast(&pp.cv);
+	}
+	pthread_mutex_unlock(&pp.mu);
+	return NULL;
+}
+
+static void w_pool(void)
+{
+	pthread_t t[POOLW];
+	uint64_t s = 17;
+	long reqs = N(200000), sent = 0, got = 0;
+	for (long i = 0; i < POOLW; i++)
+		pthread_create(&t[i], NULL, pool_worker, (void *)(i + 1));
+	while (got < reqs) {
+		struct pmsg *back[PQCAP];
+		unsigned nb = 0;
+		pthread_mutex_lock(&pp.mu);
+		while (sent < reqs && pp.todo_n < PQCAP) {
+			struct pmsg *m = malloc(sizeof *m);
+			size_t n = 32 + rnd(&s) % 480;
+			m->req = malloc(n);
+			memset(m->req, 4, n);
+			pp.todo[(pp.todo_h + pp.todo_n++) % PQCAP] = m;
+			sent++;
+		}
+		pthread_cond_broadcast(&pp.cv);
+		while (!pp.done_n)
+			pthread_cond_wait(&pp.cv, &pp.mu);
+		while (pp.done_n) {
+			back[nb++] = pp.done[pp.done_h];
+			pp.done_h = (pp.done_h + 1) % PQCAP;
+			pp.done_n--;
+		}
+		pthread_cond_broadcast(&pp.cv);
+		pthread_mutex_unlock(&pp.mu);
+		for (unsigned i = 0; i < nb; i++) {
+			free(back[i]->resp);
+			free(back[i]);
+		}
+		got += nb;
+		if ((got & 0x3fff) < nb)
+			checkpoint();
+	}
+	pthread_mutex_lock(&pp.mu);
+	pp.stop = 1;
+	pthread_cond_broadcast(&pp.cv);
+	pthread_mutex_unlock(&pp.mu);
+	for (int i = 0; i < POOLW; i++)
+		pthread_join(t[i], NULL);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
 } workloads[] = {
 	{ "larson", w_larson },	  { "prodcons", w_prodcons }, { "small", w_small },
 	{ "mixed", w_mixed },	  { "realloc", w_realloc },   { "frag", w_frag },
-	{ "steady", w_steady },
+	{ "steady", w_steady },	  { "churn", w_churn },	      { "sizeswap", w_sizeswap },
+	{ "huge", w_huge },	  { "thrash", w_thrash },     { "scratch", w_scratch },
+	{ "pool", w_pool },
 };
 
 int main(int argc, char **argv)

@@ -10,7 +10,8 @@ programs (python3, cc1) are sampled from outside every 5 ms via
 import argparse, math, os, random, resource, statistics, subprocess, sys, time
 
 LIBDIR = "/usr/lib/x86_64-linux-gnu"
-SYNTH = ["larson", "prodcons", "small", "mixed", "realloc", "frag", "steady"]
+SYNTH = ["larson", "prodcons", "small", "mixed", "realloc", "frag", "steady",
+         "churn", "sizeswap", "huge", "thrash", "scratch", "pool"]
 REAL = ["python3", "cc1"]
 
 PY_SCRIPT = r"""
