@@ -15,7 +15,7 @@
 extern "C" {
 #endif
 
-#define LA_STATS_VERSION 3
+#define LA_STATS_VERSION 4
 
 /* Size-class tiers used for the per-tier cached-byte counters. */
 enum la_tier {
@@ -71,6 +71,10 @@ struct la_stats {
 	uint64_t counter_pool_dirty;
 	uint64_t counter_thread_retained[LA_TIER_COUNT];
 	uint64_t counter_abandoned_cached[LA_TIER_COUNT];
+
+	/* version 4: freed huge blocks kept mapped for reuse (LIBALLOC_HUGE_CACHE);
+	 * part of bytes_mapped and bytes_resident, not of bytes_in_use */
+	uint64_t bytes_huge_cached;
 };
 
 enum la_monitor_source {

@@ -352,9 +352,12 @@ LA_API void *calloc(size_t nm, size_t sz)
 		return NULL;
 	}
 	void *p = malloc(n);
-	if (LA_LIKELY(p != NULL) && la_seg_of(p)->kind == LA_SEG_NORMAL)
-		memset(p, 0, n); /* huge blocks are fresh mmap: already zero */
-	else if (p)
+	if (LA_UNLIKELY(p == NULL))
+		return NULL;
+	la_segment_t *s = la_seg_of(p);
+	if (LA_LIKELY(s->kind == LA_SEG_NORMAL) || s->huge_reused)
+		memset(p, 0, n); /* fresh huge mappings are already zero */
+	else
 		LA_VG_DEFINED(p, n);
 	return p;
 }

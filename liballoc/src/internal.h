@@ -118,8 +118,8 @@ enum { LA_SEG_NORMAL = 1, LA_SEG_HUGE = 2 };
 typedef struct la_segment {
 	uintptr_t cookie;            /* la_seg_cookie(self, kind); immutable */
 	uint32_t kind;               /* LA_SEG_*; immutable */
-	uint32_t pad_;
 	/* huge only (immutable except during realloc by the sole user) */
+	uint32_t huge_reused;        /* from the huge cache: not zero-filled */
 	uint8_t *map_base;           /* == the header itself */
 	size_t map_size;
 	uintptr_t huge_block;        /* the block handed out */
@@ -322,6 +322,7 @@ typedef struct la_options {
 	unsigned tcache_pages;  /* LIBALLOC_TCACHE_PAGES */
 	int show_stats;         /* LIBALLOC_SHOW_STATS */
 	size_t large_cache;     /* LIBALLOC_LARGE_CACHE: bytes of large spans per thread */
+	size_t huge_cache;      /* LIBALLOC_HUGE_CACHE: bytes of freed huge mappings kept */
 	int monitor;            /* LIBALLOC_MONITOR: LA_MODE_* */
 	int uring;              /* LIBALLOC_URING: 0 forces poll(2) */
 	int verbose;            /* LIBALLOC_VERBOSE */
@@ -381,6 +382,8 @@ LA_HIDDEN void la_huge_free(la_segment_t *s);               /* after la_huge_val
 LA_HIDDEN size_t la_huge_usable(la_segment_t *s, const void *p);
 LA_HIDDEN void *la_huge_realloc(la_segment_t *s, void *p, size_t n);
 extern LA_HIDDEN _Atomic(uint64_t) la_bytes_huge;
+/* Bytes of freed huge mappings kept for reuse (segment.c's huge cache). */
+extern LA_HIDDEN _Atomic(uint64_t) la_huge_cached_bytes;
 /* span allocations + frees of the pool so far (time decay's activity signal) */
 extern LA_HIDDEN _Atomic(uint64_t) la_pool_ops;
 /* walk all normal segments under the pool lock (stats) */

@@ -130,6 +130,8 @@ static const struct la_option options[] = {
 	  FIELD(large_max), "sizes above go directly to mmap" },
 	{ "LIBALLOC_LARGE_CACHE", "4M", 0, (uint64_t)1 << 30, parse_size, FIELD(large_cache),
 	  "bytes of freed large spans (at most 8) a thread keeps for reuse without the pool lock" },
+	{ "LIBALLOC_HUGE_CACHE", "64M", 0, (uint64_t)1 << 40, parse_size, FIELD(huge_cache),
+	  "bytes of freed huge blocks (at most 8) kept for reuse; returned on decay and every pressure event" },
 	{ "LIBALLOC_MONITOR", "auto", LA_MODE_OFF, LA_MODE_PSI, parse_mode, FIELD(monitor),
 	  "event source of the memory-pressure monitor: off, auto, memnotify or psi" },
 	{ "LIBALLOC_DECAY_MS", "5000", 0, 3600000, parse_ms, FIELD(decay_ms),

@@ -69,7 +69,8 @@ size_t la_release(enum la_release_scope scope, size_t max_bytes, unsigned flags)
 
 uint64_t la_cached_bytes(void)
 {
-	uint64_t b = atomic_load_explicit(&la_pool_dirty_bytes, memory_order_relaxed);
+	uint64_t b = atomic_load_explicit(&la_pool_dirty_bytes, memory_order_relaxed) +
+		     atomic_load_explicit(&la_huge_cached_bytes, memory_order_relaxed);
 	for (unsigned t = 0; t < LA_TIER_COUNT; t++)
 		b += atomic_load_explicit(&la_thread_retained_bytes[t], memory_order_relaxed) +
 		     atomic_load_explicit(&la_abandoned_cached_bytes[t], memory_order_relaxed);

@@ -31,6 +31,7 @@ _Atomic(int) la_monitor_pending;
 static uint64_t pool_dirty_low;
 
 static void lazy_pass_locked(void);
+static size_t huge_cache_release(void);
 
 /* Pool lock held: the dirty counter drops by the slices in bits. */
 static inline void dirty_sub(uint64_t bits)
@@ -277,7 +278,7 @@ static size_t release_take(size_t want, struct rel_run *runs, unsigned *nr,
 
 size_t la_pool_release_free(size_t max_bytes)
 {
-	size_t released = 0;
+	size_t released = huge_cache_release();
 	while (released < max_bytes) {
 		struct rel_run runs[LA_RELEASE_BATCH];
 		la_segment_t *segs[LA_RELEASE_BATCH];
@@ -338,28 +339,147 @@ void la_segments_foreach(void (*fn)(la_segment_t *, void *), void *arg)
 /* ---- huge objects --------------------------------------------------------
  * Layout: [header at a segment-aligned address][... p ... p+n] in one mapping.
  * p - header < LA_SEG_SIZE, or p == header + LA_SEG_SIZE when p itself is
- * segment aligned, so la_seg_of(p) finds the header. */
+ * segment aligned, so la_seg_of(p) finds the header.
+ *
+ * The huge cache: freed huge mappings of at most LIBALLOC_HUGE_CACHE bytes
+ * in all (and LA_HUGE_CACHE_SLOTS of them) stay mapped, out of the segment
+ * map and with no live block (huge_block 0), and serve the next huge
+ * request they fit, the best fit first; a fit more than twice the size
+ * gives its tail back. Under the pool lock; the OS calls run after it is
+ * dropped. Any release of the pool (la_pool_release_free: decay, every
+ * monitor reaction, trims and flushes) empties it first. Invariant (pool
+ * lock): la_huge_cached_bytes is the sum of the slots' map_size. */
+#define LA_HUGE_CACHE_SLOTS 8
+static la_segment_t *huge_cache[LA_HUGE_CACHE_SLOTS]; /* oldest first */
+static unsigned huge_cache_n;
+_Atomic(uint64_t) la_huge_cached_bytes;
+
 static inline size_t page_up(size_t n)
 {
 	size_t ps = la_os_page_size();
 	return (n + ps - 1) & ~(ps - 1);
 }
 
+#ifdef LA_DEBUG
+/* Pool lock held: the counter is the sum of the slots. */
+static void huge_cache_check(void)
+{
+	uint64_t sum = 0;
+	for (unsigned i = 0; i < huge_cache_n; i++) {
+		LA_ASSERT(huge_cache[i]->huge_block == 0);
+		sum += huge_cache[i]->map_size;
+	}
+	LA_ASSERT(sum == atomic_load_explicit(&la_huge_cached_bytes, memory_order_relaxed));
+}
+#else
+static inline void huge_cache_check(void) {}
+#endif
+
+/* Pool lock held: take slot i out of the cache. */
+static la_segment_t *huge_cache_take_locked(unsigned i)
+{
+	huge_cache_check();
+	la_segment_t *s = huge_cache[i];
+	memmove(&huge_cache[i], &huge_cache[i + 1], (huge_cache_n - i - 1) * sizeof s);
+	huge_cache_n--;
+	atomic_fetch_sub_explicit(&la_huge_cached_bytes, s->map_size, memory_order_relaxed);
+	return s;
+}
+
+/* A cached mapping of at least total bytes, trimmed to total if it is more
+ * than twice that, or NULL. */
+static la_segment_t *huge_cache_get(size_t total)
+{
+	if (!atomic_load_explicit(&la_huge_cached_bytes, memory_order_relaxed))
+		return NULL;
+	la_segment_t *s = NULL;
+	pthread_mutex_lock(&la_pool_lock);
+	unsigned best = huge_cache_n;
+	for (unsigned i = 0; i < huge_cache_n; i++)
+		if (huge_cache[i]->map_size >= total &&
+		    (best == huge_cache_n || huge_cache[i]->map_size < huge_cache[best]->map_size))
+			best = i;
+	if (best < huge_cache_n) {
+		s = huge_cache_take_locked(best);
+		atomic_fetch_add_explicit(&la_pool_ops, 1, memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&la_pool_lock);
+	if (s && s->map_size - total > total) {
+		la_os_unmap((uint8_t *)s + total, s->map_size - total);
+		s->map_size = total;
+	}
+	return s;
+}
+
+/* Keep s (no live block, out of the segment map) if it fits the cache,
+ * evicting the oldest entries as needed; unmap what does not stay. */
+static void huge_cache_put(la_segment_t *s)
+{
+	la_segment_t *out[LA_HUGE_CACHE_SLOTS + 1];
+	unsigned nout = 0;
+	size_t cap = la_opt.huge_cache;
+	if (s->map_size > cap) {
+		la_os_unmap(s, s->map_size);
+		return;
+	}
+	/* With no monitor thread to hear pressure, the kernel may take the
+	 * pages meanwhile (all but the header's); before the block is
+	 * visible to another thread, which could write to it. */
+	if (atomic_load_explicit(&la_monitor_pending, memory_order_relaxed))
+		la_os_lazyfree((uint8_t *)s + la_os_page_size(), s->map_size - la_os_page_size());
+	pthread_mutex_lock(&la_pool_lock);
+	while (huge_cache_n && (huge_cache_n == LA_HUGE_CACHE_SLOTS ||
+				atomic_load_explicit(&la_huge_cached_bytes, memory_order_relaxed) +
+				s->map_size > cap))
+		out[nout++] = huge_cache_take_locked(0);
+	huge_cache[huge_cache_n++] = s;
+	atomic_fetch_add_explicit(&la_huge_cached_bytes, s->map_size, memory_order_relaxed);
+	atomic_fetch_add_explicit(&la_pool_ops, 1, memory_order_relaxed);
+	huge_cache_check();
+	pthread_mutex_unlock(&la_pool_lock);
+	for (unsigned k = 0; k < nout; k++)
+		la_os_unmap(out[k], out[k]->map_size);
+}
+
+/* Unmap every cached huge mapping; returns the bytes. */
+static size_t huge_cache_release(void)
+{
+	la_segment_t *out[LA_HUGE_CACHE_SLOTS];
+	unsigned nout = 0;
+	size_t bytes = 0;
+	if (!atomic_load_explicit(&la_huge_cached_bytes, memory_order_relaxed))
+		return 0;
+	pthread_mutex_lock(&la_pool_lock);
+	while (huge_cache_n)
+		out[nout++] = huge_cache_take_locked(0);
+	pthread_mutex_unlock(&la_pool_lock);
+	for (unsigned k = 0; k < nout; k++) {
+		bytes += out[k]->map_size;
+		la_os_unmap(out[k], out[k]->map_size);
+	}
+	return bytes;
+}
+
 void *la_huge_alloc(size_t n, size_t align)
 {
 	la_segment_t *s;
 	uint8_t *p;
+	bool reused = false;
 	if (align < LA_HUGE_HDR)
 		align = LA_HUGE_HDR;
 	if (n > SIZE_MAX / 2 || align > SIZE_MAX / 4)
 		return NULL;
 	if (align < LA_SEG_SIZE) {
 		size_t total = page_up(align + n);
-		s = la_os_map_aligned(total, LA_SEG_SIZE);
-		if (!s)
-			return NULL;
+		s = huge_cache_get(total);
+		reused = s != NULL;
+		if (!s) {
+			s = la_os_map_aligned(total, LA_SEG_SIZE);
+			if (!s)
+				return NULL;
+			s->map_size = total;
+		}
 		s->map_base = (uint8_t *)s;
-		s->map_size = total;
 		p = (uint8_t *)s + align;
 	} else {
 		size_t raw_size = n + align + LA_SEG_SIZE;
@@ -376,6 +496,7 @@ void *la_huge_alloc(size_t n, size_t align)
 	}
 	s->kind = LA_SEG_HUGE;
 	s->cookie = la_seg_cookie(s, LA_SEG_HUGE);
+	s->huge_reused = reused;
 	s->huge_block = (uintptr_t)p;
 	s->huge_mac = la_huge_mac(s);
 	la_segmap_set(s, true);
@@ -397,7 +518,9 @@ void la_huge_free(la_segment_t *s)
 {
 	atomic_fetch_sub_explicit(&la_bytes_huge, s->map_size, memory_order_relaxed);
 	la_segmap_set(s, false);
-	la_os_unmap(s, s->map_size);
+	s->huge_block = 0; /* a second free finds no live block, nor a segment */
+	s->huge_mac = la_huge_mac(s);
+	huge_cache_put(s);
 }
 
 size_t la_huge_usable(la_segment_t *s, const void *p)

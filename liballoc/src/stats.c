@@ -68,9 +68,11 @@ void la_stats_fill(struct la_stats *out)
 	la_heaps_foreach(heap_acc, &st);
 	st.bytes_huge = atomic_load_explicit(&la_bytes_huge, memory_order_relaxed);
 	st.bytes_in_use += st.bytes_huge;
+	st.bytes_huge_cached = atomic_load_explicit(&la_huge_cached_bytes, memory_order_relaxed);
 	st.bytes_mapped = atomic_load_explicit(&la_bytes_mapped, memory_order_relaxed);
 	uint64_t hdr = (sizeof(la_segment_t) + la_os_page_size() - 1) & ~(uint64_t)(la_os_page_size() - 1);
-	st.bytes_resident = st.bytes_in_use + st.bytes_pool_dirty + st.segments * hdr;
+	st.bytes_resident = st.bytes_in_use + st.bytes_huge_cached + st.bytes_pool_dirty +
+			    st.segments * hdr;
 	for (unsigned t = 0; t < LA_TIER_COUNT; t++)
 		st.bytes_resident += st.bytes_thread_cached[t] + st.bytes_abandoned_cached[t];
 	st.count_mmap = atomic_load_explicit(&la_cnt_mmap, memory_order_relaxed);
@@ -109,6 +111,7 @@ LA_API void la_print_stats(void)
 		F(counter_thread_retained[0]), F(counter_thread_retained[1]),
 		F(counter_thread_retained[2]), F(counter_abandoned_cached[0]),
 		F(counter_abandoned_cached[1]), F(counter_abandoned_cached[2]),
+		F(bytes_huge_cached),
 #undef F
 	};
 	char buf[3072], *p = buf;

@@ -176,7 +176,7 @@ static void df_huge(void)
 {
 	char *p = malloc(8 * MiB);
 	name_ptr(p);
-	free(p); /* unmapped: no trace of it is left */
+	free(p); /* cached: out of the segment map, with no live block */
 	free(hide(p));
 }
 

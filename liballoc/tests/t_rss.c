@@ -113,6 +113,7 @@ TEST(flush_all_reaches_other_threads)
 	pthread_join(t, NULL);
 }
 
+/* Above LIBALLOC_HUGE_CACHE (64 MiB) a freed huge block is unmapped at once. */
 TEST(huge_free_unmaps)
 {
 	long base = rss_kb();
@@ -121,6 +122,69 @@ TEST(huge_free_unmaps)
 	ASSERT_GT(rss_kb(), base + 60 * 1024);
 	free(p);
 	ASSERT_LT(rss_kb(), base + 4 * 1024);
+	EXPECT_EQ(0, stats_now().bytes_huge_cached);
+}
+
+/* A freed huge block serves the next one that fits: no mmap, no fault. */
+TEST(huge_cache_reuses)
+{
+	char *p = malloc(8 * MB);
+	memset(p, 1, 8 * MB);
+	free(p);
+	struct la_stats a = stats_now();
+	EXPECT_GE(a.bytes_huge_cached, 8 * MB);
+	EXPECT_EQ(0, a.bytes_huge);
+	char *q = malloc(7 * MB); /* less than twice: the whole mapping */
+	struct la_stats b = stats_now();
+	EXPECT_EQ(a.count_mmap, b.count_mmap);
+	EXPECT_EQ(a.count_munmap, b.count_munmap);
+	EXPECT_EQ(0, b.bytes_huge_cached);
+	EXPECT_GE(b.bytes_huge, 8 * MB);
+	free(q);
+	q = malloc(3 * MB); /* under half: the tail goes back */
+	b = stats_now();
+	EXPECT_EQ(a.count_mmap, b.count_mmap);
+	EXPECT_EQ(a.count_munmap + 1, b.count_munmap);
+	EXPECT_LT(b.bytes_huge, 4 * MB);
+	free(q);
+}
+
+/* calloc never hands out a reused huge block's old bytes. */
+TEST(huge_cache_calloc_zeroes)
+{
+	size_t n = 8 * MB;
+	unsigned char *p = malloc(n);
+	memset(p, 0xab, n);
+	free(p);
+	uint64_t maps = stats_now().count_mmap;
+	unsigned char *q = calloc(1, n);
+	ASSERT_NE(NULL, q);
+	EXPECT_EQ(maps, stats_now().count_mmap); /* it was the cached block */
+	size_t bad = 0;
+	for (size_t i = 0; i < n; i++)
+		bad += q[i] != 0;
+	EXPECT_EQ(0, bad);
+	free(q);
+}
+
+/* Bounded (8 blocks, LIBALLOC_HUGE_CACHE bytes) and emptied by any release. */
+TEST(huge_cache_bounded_and_released)
+{
+	char *v[10];
+	long base = rss_kb();
+	for (int i = 0; i < 10; i++) {
+		v[i] = malloc((size_t)(5 + i) * MB);
+		memset(v[i], 1, (size_t)(5 + i) * MB);
+	}
+	for (int i = 0; i < 10; i++)
+		free(v[i]);
+	struct la_stats a = stats_now();
+	EXPECT_LE(a.bytes_huge_cached, 64 * MB);
+	EXPECT_GT(a.bytes_huge_cached, 32 * MB);
+	EXPECT_GT(rss_kb(), base + 30 * 1024);
+	EXPECT_GE(malloc_trim(0), 1);
+	EXPECT_EQ(0, stats_now().bytes_huge_cached);
+	EXPECT_LT(rss_kb(), base + 8 * 1024);
 }
 
 TEST(steady_state_makes_no_syscalls)
