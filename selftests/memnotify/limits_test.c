@@ -222,7 +222,7 @@ TEST(cache_reports_bounded)
 #define ACTOR_MAX_FDS	64
 #define ACTORS		6
 #define UNUSED_UID	41000	/* the uids below are UNUSED_UID + 1.. */
-#define CT_UID		43000	/* a container's uid 0..7 are CT_UID.. */
+#define CT_UID		43000	/* a container's uids and gids 0..7 are CT_UID.. */
 #define USERNS_CLONE	"/proc/sys/kernel/unprivileged_userns_clone"
 
 struct actor {
@@ -268,8 +268,9 @@ static int become_user(unsigned int uid)
 }
 
 /*
- * Enter a new user namespace in which uid 0..count-1 are lower.. of the
- * current one, and become its uid 0.  The namespace is owned by @owner
+ * Enter a new user namespace in which uid and gid 0..count-1 are lower..
+ * of the current one, and become its uid and gid 0 (a creator's gid must
+ * be mapped too, or a nested namespace cannot be created).  The namespace is owned by @owner
  * (this process becomes that uid first; -1: stay as it is).  The map is
  * written by a forked helper that stays in the current namespace with its
  * capabilities, which writing a map of other ids needs.  0, minus the
@@ -280,7 +281,7 @@ static int userns_enter(int owner, unsigned int lower, unsigned int count)
 {
 	int go[2], r = 0, st;
 	pid_t self = getpid(), helper;
-	char path[64], map[64], c;
+	char path[2][64], map[64], c;
 
 	if (prctl(PR_SET_DUMPABLE, 1) || pipe(go))
 		return errno;
@@ -291,9 +292,12 @@ static int userns_enter(int owner, unsigned int lower, unsigned int count)
 		close(go[1]);
 		if (read(go[0], &c, 1) != 1 || c != 'y')
 			_exit(0);
-		snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)self);
+		snprintf(path[0], sizeof(path[0]), "/proc/%d/uid_map", (int)self);
+		snprintf(path[1], sizeof(path[1]), "/proc/%d/gid_map", (int)self);
 		snprintf(map, sizeof(map), "0 %u %u", lower, count);
-		_exit(write_file(path, map) ? (errno ? errno : EIO) : 0);
+		if (write_file(path[0], map) || write_file(path[1], map))
+			_exit(errno ? errno : EIO);
+		_exit(0);
 	}
 	close(go[0]);
 	if (owner >= 0)
@@ -309,7 +313,7 @@ static int userns_enter(int owner, unsigned int lower, unsigned int count)
 		return r;
 	if (WEXITSTATUS(st))
 		return WEXITSTATUS(st);
-	if (setresuid(0, 0, 0))
+	if (setresgid(0, 0, 0) || setresuid(0, 0, 0))
 		return errno;
 	/* The uid change made us undumpable; a nested helper needs our /proc. */
 	return prctl(PR_SET_DUMPABLE, 1) ? errno : 0;
