@@ -118,6 +118,7 @@ static void mn_chain_charge(const struct mn_chain *c, struct mn_user **spare)
 	struct mn_user *u;
 	unsigned int i;
 
+	lockdep_assert_held(&mn_subs_lock);
 	for (i = 0; i < c->n; i++) {
 		u = mn_user_find(c->uid[i]);
 		if (!u) {
@@ -141,6 +142,7 @@ static void mn_chain_uncharge(const struct mn_chain *c, struct mn_user **gone)
 	struct mn_user *u;
 	unsigned int i;
 
+	lockdep_assert_held(&mn_subs_lock);
 	for (i = 0; i < c->n; i++) {
 		gone[i] = NULL;
 		u = mn_user_find(c->uid[i]);

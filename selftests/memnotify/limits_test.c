@@ -219,7 +219,7 @@ TEST(cache_reports_bounded)
  * uid, or root of a user namespace) that opens files when told and holds
  * them until it is stopped; its exit closes them.
  */
-#define ACTOR_MAX_FDS	64
+#define ACTOR_MAX_FDS	512	/* files an actor holds at most */
 #define ACTORS		6
 #define UNUSED_UID	41000	/* the uids below are UNUSED_UID + 1.. */
 #define CT_UID		43000	/* a container's uids and gids 0..7 are CT_UID.. */
@@ -534,6 +534,39 @@ TEST_F(admit, privileged_slots_reserved)
 	for (i = 0; i <= reserved; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+}
+
+/*
+ * The same with the parameters as loaded (by default 1024 files, 256 per
+ * user, 16 reserved): four users at their cap, which used to fill the
+ * whole table, leave root the reserved slots.
+ */
+TEST_F(admit, defaults_leave_reserved_slots)
+{
+	long long share = self->max - self->reserved - self->subs0, got = 0;
+	int fds[64], i, n;
+	struct opened o;
+
+	if (self->per_user > ACTOR_MAX_FDS || self->reserved > 64 ||
+	    share < 0 || 4 * self->per_user < share)
+		SKIP(return, "parameters changed from the defaults");
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(0, actor_start(&self->actor[i], as_uid(UNUSED_UID + 1 + i)));
+		o = actor_open(&self->actor[i], ACTOR_MAX_FDS);
+		EXPECT_EQ(EMFILE, o.err);
+		EXPECT_GE(self->per_user, o.n);
+		got += o.n;
+	}
+	EXPECT_EQ(share, got);
+	for (n = 0; n < self->reserved; n++) {
+		fds[n] = mn_open();
+		if (fds[n] < 0)
+			break;
+	}
+	EXPECT_EQ(self->reserved, n) TH_LOG("root: %m");
+	EXPECT_EQ(self->max, read_num(MN_STAT("subscribers")));
+	for (i = 0; i < n; i++)
+		close(fds[i]);
 }
 
 /*
