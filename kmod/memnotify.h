@@ -16,13 +16,16 @@
  *  memnotify_oomwait.c	the OOM notifier: CRITICAL, RECLAIM of all claims
  *			and a bounded wait for them; calls queue and reclaim
  *  memnotify_idle.c	IDLE/ACTIVE tracking; calls queue
+ *  memnotify_admit.c	admission: global and per-user caps, reserved
+ *			slots; calls queue and pressure (sampler start/stop)
  *  memnotify_dev.c	the device: open/release/read/poll/ioctl; calls all
  *			of the above
  *  memnotify_main.c	module init/exit
  *
  * Locking overview (details next to the code):
  *
- *  mn_subs_lock (mutex)	adding/removing subscribers to mn_subs and
+ *  mn_subs_lock (mutex)	adding/removing subscribers to mn_subs, the
+ *				per-user charges (memnotify_admit.c) and
  *				setting claims; the list itself is walked under
  *				RCU by event producers, which may run in
  *				reclaim context.
@@ -76,6 +79,7 @@ enum mn_param_id {
 	MN_PARAM_QUEUE_LEN,
 	MN_PARAM_MAX_SUBSCRIBERS,
 	MN_PARAM_MAX_SUBSCRIBERS_PER_USER,
+	MN_PARAM_RESERVED_SUBSCRIBERS,
 	MN_PARAM_LOW_PERMILLE,
 	MN_PARAM_MEDIUM_PERMILLE,
 	MN_PARAM_CRITICAL_PERMILLE,
@@ -84,10 +88,15 @@ enum mn_param_id {
 	MN_PARAM_NR
 };
 
+/*
+ * A parameter's value and range; with @le set, a write may not exceed that
+ * parameter's value either (a range bounded by another parameter).
+ */
 struct mn_param {
 	unsigned int val;
 	unsigned int min;
 	unsigned int max;
+	const struct mn_param *le;
 };
 
 extern struct mn_param mn_params[MN_PARAM_NR];
@@ -151,6 +160,7 @@ enum mn_gauge {
 	MN_GAUGE_SHRINKER_BATCH,
 	MN_GAUGE_CLAIM_SLACK_PAGES,
 	MN_GAUGE_MEMORY_BYTES,
+	MN_GAUGE_USERS,
 	MN_GAUGE_NR
 };
 
@@ -231,7 +241,6 @@ struct mn_reclaim_acct {
  * @ask_jiffies:	when the last RECLAIM was asked
  * @cfg_lock:	serialises configuration ioctls and idle start/stop
  * @read_lock:	serialises readers
- * @uid:	effective uid of the opener (per-user cap)
  * @tgid:	thread group whose CPU time decides IDLE/ACTIVE
  * @idle_work:	periodic idle sampling (runs only when IDLE|ACTIVE wanted)
  * @idle_period_ms:	idle period of this fd
@@ -266,7 +275,6 @@ struct mn_sub {
 	unsigned long ask_jiffies;
 	struct mutex cfg_lock;	/* see above */
 	struct mutex read_lock;	/* see above */
-	kuid_t uid;
 	struct pid *tgid;
 	struct delayed_work idle_work;
 	u32 idle_period_ms;
@@ -330,6 +338,11 @@ void mn_oomwait_exit(void);
 void mn_idle_init_sub(struct mn_sub *sub);
 void mn_idle_update(struct mn_sub *sub);	/* under sub->cfg_lock */
 void mn_idle_stop(struct mn_sub *sub);		/* under sub->cfg_lock */
+
+/* memnotify_admit.c */
+struct cred;
+int mn_admit(struct mn_sub *sub, const struct cred *cred);
+void mn_leave(struct mn_sub *sub, const struct cred *cred);
 
 /* memnotify_dev.c */
 int mn_dev_init(void);

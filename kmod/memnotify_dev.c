@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * memnotify: the /dev/memnotify misc device: open (admission), release,
- * read, poll and ioctl.  Queues are memnotify_queue.c's, claims
- * memnotify_reclaim.c's.
+ * memnotify: the /dev/memnotify misc device: open, release, read, poll
+ * and ioctl.  Admission is memnotify_admit.c's, queues memnotify_queue.c's,
+ * claims memnotify_reclaim.c's.
  *
  * mmap() maps the subscriber's state page read-only (see the uapi header).
  * The vma holds the file, so release() runs only after the last munmap()
@@ -15,7 +15,6 @@
  * in process context.
  */
 #include <linux/capability.h>
-#include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
@@ -31,42 +30,6 @@
 #include "memnotify.h"
 
 static struct workqueue_struct *mn_free_wq;
-
-/*
- * Subscribers of @uid; called with mn_subs_lock held (open is not a hot
- * path, and the list is at most max_subscribers long).
- */
-static unsigned int mn_user_subs(kuid_t uid)
-{
-	unsigned int n = 0;
-	struct mn_sub *sub;
-
-	list_for_each_entry(sub, &mn_subs, node)
-		n += uid_eq(sub->uid, uid);
-	return n;
-}
-
-/* Admit a new subscriber under the global and per-user caps. */
-static int mn_admit(struct mn_sub *sub)
-{
-	atomic_long_t *nr = &mn_gauges[MN_GAUGE_SUBSCRIBERS];
-	long n;
-
-	lockdep_assert_held(&mn_subs_lock);
-	if (atomic_long_read(nr) >= mn_param(MN_PARAM_MAX_SUBSCRIBERS))
-		return -EMFILE;
-	if (!capable(CAP_SYS_RESOURCE) &&
-	    mn_user_subs(sub->uid) >=
-	    mn_param(MN_PARAM_MAX_SUBSCRIBERS_PER_USER))
-		return -EMFILE;
-	n = atomic_long_inc_return(nr);
-	if (n > atomic_long_read(&mn_gauges[MN_GAUGE_SUBSCRIBERS_PEAK]))
-		atomic_long_set(&mn_gauges[MN_GAUGE_SUBSCRIBERS_PEAK], n);
-	list_add_tail_rcu(&sub->node, &mn_subs);
-	if (n == 1)
-		mn_pressure_sampler_start();
-	return 0;
-}
 
 /*
  * Each open file costs one allocation of mn_sub_size() bytes (the struct
@@ -107,7 +70,6 @@ static int mn_open(struct inode *inode, struct file *file)
 	if (!sub)
 		return -ENOMEM;
 	sub->qlen = qlen;
-	sub->uid = current_euid();
 	init_waitqueue_head(&sub->wqh);
 	mutex_init(&sub->cfg_lock);
 	mutex_init(&sub->read_lock);
@@ -120,9 +82,7 @@ static int mn_open(struct inode *inode, struct file *file)
 	}
 	mn_idle_init_sub(sub);
 
-	mutex_lock(&mn_subs_lock);
-	err = mn_admit(sub);
-	mutex_unlock(&mn_subs_lock);
+	err = mn_admit(sub, file->f_cred);
 	if (err) {
 		mn_sub_free(sub);
 		return err;
@@ -139,12 +99,7 @@ static int mn_release(struct inode *inode, struct file *file)
 {
 	struct mn_sub *sub = file->private_data;
 
-	mutex_lock(&mn_subs_lock);
-	list_del_rcu(&sub->node);
-	if (!atomic_long_dec_return(&mn_gauges[MN_GAUGE_SUBSCRIBERS]))
-		mn_pressure_sampler_stop();
-	mutex_unlock(&mn_subs_lock);
-
+	mn_leave(sub, file->f_cred);
 	mutex_lock(&sub->cfg_lock);
 	mn_idle_stop(sub);
 	mutex_unlock(&sub->cfg_lock);

@@ -3,7 +3,9 @@
  * memnotify module parameters: the one table of defaults and ranges, and
  * their registration.  All are unsigned ints writable at run time (0644);
  * a value outside a parameter's range is refused with EINVAL and the old
- * value stays.
+ * value stays.  Writes are serialised by the module's kernel_param_lock,
+ * so a range bounded by another parameter is checked against its current
+ * value; readers that need both clamp again (memnotify_admit.c).
  */
 #include <linux/kernel.h>
 #include <linux/module.h>
@@ -15,6 +17,8 @@ struct mn_param mn_params[MN_PARAM_NR] = {
 	[MN_PARAM_QUEUE_LEN] = { .val = 64, .min = MN_QUEUE_LEN_MIN, .max = MN_QUEUE_LEN_MAX },
 	[MN_PARAM_MAX_SUBSCRIBERS] = { .val = 1024, .min = 1, .max = 65536 },
 	[MN_PARAM_MAX_SUBSCRIBERS_PER_USER] = { .val = 256, .min = 1, .max = 65536 },
+	[MN_PARAM_RESERVED_SUBSCRIBERS] = { .val = 16, .min = 0, .max = 65536,
+		.le = &mn_params[MN_PARAM_MAX_SUBSCRIBERS] },
 	[MN_PARAM_LOW_PERMILLE] = { .val = 100, .min = 0, .max = 1000 },
 	[MN_PARAM_MEDIUM_PERMILLE] = { .val = 50, .min = 0, .max = 1000 },
 	[MN_PARAM_CRITICAL_PERMILLE] = { .val = 20, .min = 0, .max = 1000 },
@@ -31,7 +35,7 @@ static int mn_param_set(const char *val, const struct kernel_param *kp)
 	err = kstrtouint(val, 0, &v);
 	if (err)
 		return err;
-	if (v < p->min || v > p->max)
+	if (v < p->min || v > p->max || (p->le && v > READ_ONCE(p->le->val)))
 		return -EINVAL;
 	WRITE_ONCE(p->val, v);
 	return 0;
@@ -60,7 +64,11 @@ MODULE_PARM_DESC(max_subscribers,
 module_param_cb(max_subscribers_per_user, &mn_param_ops,
 		&mn_params[MN_PARAM_MAX_SUBSCRIBERS_PER_USER], 0644);
 MODULE_PARM_DESC(max_subscribers_per_user,
-		 "Open files one user may hold at once, 1..65536 (default 256; CAP_SYS_RESOURCE exempt); more fail with EMFILE");
+		 "Open files charged to one user at once, 1..65536 (default 256; a user is charged for its own and its user namespaces' files; CAP_SYS_RESOURCE exempt); more fail with EMFILE");
+module_param_cb(reserved_subscribers, &mn_param_ops,
+		&mn_params[MN_PARAM_RESERVED_SUBSCRIBERS], 0644);
+MODULE_PARM_DESC(reserved_subscribers,
+		 "Of max_subscribers, open files only CAP_SYS_RESOURCE may take, 0..max_subscribers (default 16)");
 module_param_cb(low_permille, &mn_param_ops,
 		&mn_params[MN_PARAM_LOW_PERMILLE], 0644);
 MODULE_PARM_DESC(low_permille,

@@ -111,6 +111,8 @@ static const char * const mn_gauge_names[MN_GAUGE_NR] = {
 	[MN_GAUGE_CLAIM_SLACK_PAGES] = "claim_slack_pages",
 	/* memory the open files hold (subscriber structures and their queues), in bytes */
 	[MN_GAUGE_MEMORY_BYTES] = "memory_bytes",
+	/* users with open files charged to them (memnotify_admit.c) */
+	[MN_GAUGE_USERS] = "users",
 };
 
 /*

@@ -116,6 +116,7 @@ TEST(params_out_of_range)
 		MN_PARAM("low_permille"), MN_PARAM("rate_limit_ms"),
 		MN_PARAM("sample_ms"), MN_PARAM("queue_len"),
 		MN_PARAM("max_subscribers"), MN_PARAM("max_subscribers_per_user"),
+		MN_PARAM("reserved_subscribers"),
 	};
 
 	for (unsigned int i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

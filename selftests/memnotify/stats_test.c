@@ -12,7 +12,7 @@ static const char *const stat_names[] = {
 	"claim_slack_pages", "samples", "requested_bytes", "released_bytes",
 	"releases", "release_latency_lt_1ms", "release_latency_lt_10ms",
 	"release_latency_lt_100ms", "release_latency_lt_1s",
-	"release_latency_ge_1s",
+	"release_latency_ge_1s", "users",
 };
 
 static long long st_get(const char *name)
