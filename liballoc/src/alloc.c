@@ -66,6 +66,11 @@ void *la_malloc_generic(size_t n, size_t align)
 	return p;
 }
 
+static LA_COLD __attribute__((noreturn, unused)) void malloc_bad_link(const la_block_t *b)
+{
+	la_fatal("malloc", "corrupted free list at", b, "(write after free?)");
+}
+
 LA_API void *malloc(size_t n)
 {
 	la_heap_t *h = la_tl_heap;
@@ -76,15 +81,21 @@ LA_API void *malloc(size_t n)
 		atomic_signal_fence(memory_order_seq_cst);
 		la_page_t *pg = h->direct[(n + 7) >> 3];
 		la_block_t *b = pg->free;
-		if (LA_LIKELY(b != NULL) &&
+		if (LA_LIKELY(!la_list_end(b)) &&
 		    LA_LIKELY(h->flush_epoch ==
 			      atomic_load_explicit(&la_flush_epoch, memory_order_relaxed))) {
 			/* pages served here are one slice: the next block must be
-			 * in b's slice, or the list ends (see la_page_pop) */
+			 * in b's slice, or the list ends (the segment base, so
+			 * t = b's offset in it; see la_page_pop) */
 #if LA_HARDEN
 			uintptr_t t = b->link ^ pg->key; /* = next ^ b */
-			if (LA_UNLIKELY((t >> LA_SLICE_SHIFT) != 0) && t != (uintptr_t)b)
-				la_fatal("malloc", "corrupted free list at", b, "(write after free?)");
+			if (LA_UNLIKELY(t >= LA_SLICE_SIZE)) {
+				/* rare: keep the compiler from testing this first */
+				uintptr_t end = (uintptr_t)b;
+				__asm__ volatile("" : "+r"(end));
+				if (t != (end & LA_SEG_MASK))
+					malloc_bad_link(b);
+			}
 			/* README invariant 8: no releaser takes a page under a fast path */
 			LA_ASSERT(pg->slice_count == 1 && atomic_load_explicit(&pg->heap, memory_order_relaxed) == h);
 			pg->free = (la_block_t *)(t ^ (uintptr_t)b);
@@ -104,7 +115,8 @@ LA_API void *malloc(size_t n)
 
 /* ---- pointer validation ----------------------------------------------------
  * Before anything read from a header is used, a pointer handed to free,
- * realloc or malloc_usable_size must be: in a segment of the segment map,
+ * realloc or malloc_usable_size must be: in a segment of ours (free: the
+ * segment table, else the segment map; the others: the segment map),
  * under the right cookie, and the start of a live block of its page (small:
  * a block boundary among the carved blocks, first word not a free-list link
  * of the page; large: the span's recorded block; huge: the header's block).
@@ -140,7 +152,7 @@ static inline la_page_t *page_checked(la_segment_t *s, const void *p, const char
 	if (LA_LIKELY(pg->kind == LA_PAGE_SMALL)) {
 		uint32_t off = (uint32_t)(((uintptr_t)p & (LA_SLICE_SIZE - 1)) +
 					  ((uintptr_t)raw->slice_back << LA_SLICE_SHIFT));
-		if (LA_UNLIKELY(!la_class_block_index_ok(pg->cls, off, pg->capacity)))
+		if (LA_UNLIKELY(!la_page_block_index_ok(pg, off)))
 			bad_interior(who, p);
 	}
 	return pg;
@@ -171,14 +183,14 @@ static void large_checked(la_page_t *pg, const void *p, const char *who)
  * first word must not be a link of pg (it is then on a free list). */
 static void small_live_checked(la_page_t *pg, la_block_t *b, const char *who)
 {
-	if (LA_UNLIKELY(la_link_plausible(pg, b, la_vg_peek_word(b)))) {
+	if (LA_UNLIKELY(la_link_plausible(pg, la_vg_peek_word(b)))) {
 		if (atomic_load_explicit(&pg->heap, memory_order_relaxed) != la_tl_heap)
 			la_fatal(who, "use after free of", b, NULL);
 		la_page_check_double_free(pg, b, who, "use after free of");
 	}
 }
 
-static LA_NOINLINE void free_huge(la_segment_t *s, void *p)
+static LA_NOINLINE __attribute__((unused)) void free_huge(la_segment_t *s, void *p)
 {
 	if (LA_UNLIKELY(!la_huge_valid(s, p))) {
 		if (la_huge_valid(s, (const void *)s->huge_block))
@@ -206,9 +218,9 @@ static LA_NOINLINE void free_large(la_page_t *pg, void *p)
 /* A small block freed by a thread that does not own its page. A first word
  * that is a link of the page means the block already sits on one of its
  * free lists: a double free (the owner's lists cannot be walked from here). */
-static LA_NOINLINE __attribute__((unused)) void free_remote(la_page_t *pg, la_block_t *b, uintptr_t word)
+static inline void free_remote(la_page_t *pg, la_block_t *b)
 {
-	if (LA_UNLIKELY(la_link_plausible(pg, b, word)))
+	if (LA_HARDEN && LA_UNLIKELY(la_link_plausible(pg, la_vg_peek_word(b))))
 		la_fatal("free", "double free of", b, "(from another thread)");
 	la_page_remote_free(pg, b, "free");
 }
@@ -244,79 +256,113 @@ static inline void free_owned(la_heap_t *h, la_page_t *pg, la_block_t *b)
 }
 
 /* The owner frees a block whose first word looks like a link of its page. */
-static LA_NOINLINE __attribute__((unused)) void free_owned_suspect(la_heap_t *h, la_page_t *pg, la_block_t *b)
+static LA_NOINLINE void free_owned_suspect(la_heap_t *h, la_page_t *pg, la_block_t *b)
 {
 	la_page_check_double_free(pg, b, "free", "double free of");
 	free_owned(h, pg, b);
 }
 
-/* Not a normal segment by the fast test: a huge block, or a bad pointer
- * (or a segment the map does not cover, when it is off). */
-static LA_NOINLINE __attribute__((unused)) void free_not_normal(la_segment_t *s, void *p)
+/* free()'s check points. Each is one test on the fast path; the hardened
+ * build (LA_HARDEN, the default) checks what README "Hardening" states, the
+ * measurement build (LA_HARDEN=0) only what it needs to pick the path. */
+
+/* s may be read as a normal segment's header: in the segment table (ours
+ * and mapped; else free_not_normal asks the segment map) and under a normal
+ * segment's cookie. */
+static inline bool free_seg_normal(const la_segment_t *s)
 {
-	if (!la_segmap_has(s))
-		bad_foreign("free", p);
-	if (s->cookie != la_seg_cookie(s, LA_SEG_NORMAL)) {
-		free_huge(s, p);
-		return;
-	}
-	free(p); /* a normal segment after all (segment map off) */
+#if LA_HARDEN
+	return LA_LIKELY(la_segtab_has(s)) &&
+	       LA_LIKELY(s->cookie == la_seg_cookie(s, LA_SEG_NORMAL));
+#else
+	return s->kind == LA_SEG_NORMAL;
+#endif
 }
 
-/* The fast path does every check with tail calls out, so it needs no
- * callee-saved register (see README "Hardening" for its cost). */
+/* p is a block start among the carved blocks of small page pg (back: p's
+ * slice is that many slices after pg's). One multiply answers both (see
+ * la_page_block_index_ok); a page that is not SMALL has capacity 0, so it
+ * fails here too and free_not_small sorts it out. */
+static inline bool free_small_block(const la_page_t *pg, unsigned back, const void *p)
+{
+#if LA_HARDEN
+	uint32_t off = (uint32_t)(((uintptr_t)p & (LA_SLICE_SIZE - 1)) + ((uintptr_t)back << LA_SLICE_SHIFT));
+	return la_page_block_index_ok(pg, off);
+#else
+	(void)back;
+	(void)p;
+	return pg->kind == LA_PAGE_SMALL;
+#endif
+}
+
+/* p failed free_small_block: an interior pointer of a small page, or a
+ * large span (or a free one). */
+static LA_NOINLINE void free_not_small(la_page_t *pg, void *p)
+{
+	if (LA_HARDEN && pg->kind == LA_PAGE_SMALL)
+		bad_interior("free", p);
+	free_large(pg, p);
+}
+
+/* free() of p in normal segment s, after free_seg_normal. */
+static inline __attribute__((always_inline)) void free_in_segment(la_segment_t *s, void *p)
+{
+	la_page_t *raw = &s->pages[((uintptr_t)p - (uintptr_t)s) >> LA_SLICE_SHIFT];
+	unsigned back = raw->slice_back;
+	la_page_t *pg = raw - back;
+	if (LA_UNLIKELY(!free_small_block(pg, back, p))) {
+		free_not_small(pg, p);
+		return;
+	}
+	LA_ASSERT(pg->kind == LA_PAGE_SMALL); /* invariant 11 */
+	la_block_t *b = (la_block_t *)p;
+	la_heap_t *h = la_tl_heap;
+	if (LA_UNLIKELY(atomic_load_explicit(&pg->heap, memory_order_relaxed) != h)) {
+		free_remote(pg, b);
+		return;
+	}
+	if (LA_HARDEN) {
+		LA_VG_DEFINED(b, sizeof *b);
+		if (LA_UNLIKELY(la_link_plausible(pg, b->link))) {
+			free_owned_suspect(h, pg, b);
+			return;
+		}
+	}
+	free_owned(h, pg, b);
+}
+
+/* Not a normal segment by free_seg_normal: a huge block, a bad pointer, or
+ * a normal segment of ours that is not in its segment-table slot (another
+ * segment took the slot) or, with the segment map off, not in the map. */
+static LA_NOINLINE void free_not_normal(la_segment_t *s, void *p)
+{
+#if LA_HARDEN
+	if (!la_segmap_has(s))
+		bad_foreign("free", p);
+	if (s->cookie == la_seg_cookie(s, LA_SEG_NORMAL)) {
+		free_in_segment(s, p); /* a normal segment after all */
+		return;
+	}
+	free_huge(s, p);
+#else
+	(void)p;
+	la_huge_free(s);
+#endif
+}
+
+/* One fast path, the checks at its check points; every way out is a tail
+ * call, so it needs no callee-saved register (README "Hardening": cost). */
 LA_API void free(void *p)
 {
 	if (LA_UNLIKELY(!p))
 		return;
 	LA_VG_FREE(p);
 	la_segment_t *s = la_seg_of(p);
-#if !LA_HARDEN
-	if (LA_UNLIKELY(s->kind != LA_SEG_NORMAL)) {
-		la_huge_free(s);
-		return;
-	}
-	la_page_t *pg = la_page_of(s, p);
-	if (LA_UNLIKELY(pg->kind != LA_PAGE_SMALL)) {
-		free_large(pg, p);
-		return;
-	}
-	la_heap_t *h = la_tl_heap;
-	if (LA_UNLIKELY(atomic_load_explicit(&pg->heap, memory_order_relaxed) != h)) {
-		la_page_remote_free(pg, p, "free");
-		return;
-	}
-	free_owned(h, pg, p);
-#else
-	uintptr_t i = (uintptr_t)s >> LA_SEG_SHIFT;
-	if (LA_UNLIKELY(i >= la_segmap_chunks ||
-			!((atomic_load_explicit(&la_segmap[i >> 6], memory_order_relaxed) >> (i & 63)) & 1) ||
-			s->cookie != la_seg_cookie(s, LA_SEG_NORMAL))) {
-		if (la_segmap_off && s->cookie == la_seg_cookie(s, LA_SEG_NORMAL))
-			goto normal;
+	if (LA_UNLIKELY(!free_seg_normal(s))) {
 		free_not_normal(s, p);
 		return;
 	}
-normal:;
-	la_page_t *pg = page_checked(s, p, "free");
-	if (LA_UNLIKELY(pg->kind != LA_PAGE_SMALL)) {
-		free_large(pg, p);
-		return;
-	}
-	la_block_t *b = (la_block_t *)p;
-	LA_VG_DEFINED(b, sizeof *b);
-	uintptr_t word = b->link;
-	la_heap_t *h = la_tl_heap;
-	if (LA_UNLIKELY(atomic_load_explicit(&pg->heap, memory_order_relaxed) != h)) {
-		free_remote(pg, b, word);
-		return;
-	}
-	if (LA_UNLIKELY(la_link_plausible(pg, b, word))) {
-		free_owned_suspect(h, pg, b);
-		return;
-	}
-	free_owned(h, pg, b);
-#endif
+	free_in_segment(s, p);
 }
 
 /* Usable size of live block p, validated as for free(). */

@@ -112,15 +112,16 @@ static inline void retained_check(la_heap_t *h) { (void)h; }
  * list marks FULL. */
 static void q_remove(la_pqueue_t *q, la_page_t *pg)
 {
-	if (pg->prev)
-		pg->prev->next = pg->next;
+	la_page_t **prev = la_page_prev(pg);
+	if (*prev)
+		(*prev)->next = pg->next;
 	else
 		q->head = pg->next;
 	if (pg->next)
-		pg->next->prev = pg->prev;
+		*la_page_prev(pg->next) = *prev;
 	else
-		q->tail = pg->prev;
-	pg->next = pg->prev = NULL;
+		q->tail = *prev;
+	pg->next = *prev = NULL;
 	pg->qstate = LA_Q_NONE;
 	if (q->head && q->head->qstate != LA_Q_FULL)
 		q->head->qstate = LA_Q_HEAD;
@@ -128,10 +129,10 @@ static void q_remove(la_pqueue_t *q, la_page_t *pg)
 
 static void q_push_head(la_pqueue_t *q, la_page_t *pg)
 {
-	pg->prev = NULL;
+	*la_page_prev(pg) = NULL;
 	pg->next = q->head;
 	if (q->head) {
-		q->head->prev = pg;
+		*la_page_prev(q->head) = pg;
 		q->head->qstate = LA_Q_NONE;
 	} else {
 		q->tail = pg;
@@ -143,7 +144,7 @@ static void q_push_head(la_pqueue_t *q, la_page_t *pg)
 static void q_push_tail(la_pqueue_t *q, la_page_t *pg)
 {
 	pg->next = NULL;
-	pg->prev = q->tail;
+	*la_page_prev(pg) = q->tail;
 	pg->qstate = q->tail ? LA_Q_NONE : LA_Q_HEAD;
 	if (q->tail)
 		q->tail->next = pg;
@@ -155,7 +156,7 @@ static void q_push_tail(la_pqueue_t *q, la_page_t *pg)
 static void full_push(la_heap_t *h, la_page_t *pg)
 {
 	pg->next = NULL;
-	pg->prev = h->full.tail;
+	*la_page_prev(pg) = h->full.tail;
 	if (h->full.tail)
 		h->full.tail->next = pg;
 	else
@@ -166,15 +167,16 @@ static void full_push(la_heap_t *h, la_page_t *pg)
 
 static void full_remove(la_heap_t *h, la_page_t *pg)
 {
-	if (pg->prev)
-		pg->prev->next = pg->next;
+	la_page_t **prev = la_page_prev(pg);
+	if (*prev)
+		(*prev)->next = pg->next;
 	else
 		h->full.head = pg->next;
 	if (pg->next)
-		pg->next->prev = pg->prev;
+		*la_page_prev(pg->next) = *prev;
 	else
-		h->full.tail = pg->prev;
-	pg->next = pg->prev = NULL;
+		h->full.tail = *prev;
+	pg->next = *prev = NULL;
 	pg->qstate = LA_Q_NONE;
 }
 
@@ -252,7 +254,7 @@ static la_page_t *adopt(la_heap_t *h, unsigned cls)
 			return NULL;
 		atomic_store_explicit(&pg->heap, h, memory_order_release);
 		la_page_collect(pg);
-		if (pg->free || pg->capacity < pg->reserved)
+		if (!la_list_end(pg->free) || pg->capacity < pg->reserved)
 			return pg;
 		if (!page_mark_full(h, pg)) {
 			la_page_collect(pg);
@@ -270,10 +272,10 @@ static void *alloc_cls_locked(la_heap_t *h, unsigned cls)
 	la_page_t *pg;
 	for (;;) {
 		while ((pg = q->head) != NULL) {
-			if (pg->free)
+			if (!la_list_end(pg->free))
 				goto found;
 			la_page_collect(pg);
-			if (pg->free)
+			if (!la_list_end(pg->free))
 				goto found;
 			if (pg->capacity < pg->reserved) {
 				la_page_extend(pg);
@@ -297,10 +299,10 @@ static void *alloc_cls_locked(la_heap_t *h, unsigned cls)
 		pg->qstate = LA_Q_NONE;
 	}
 	if (pg) {
-		if (!pg->free)
+		if (la_list_end(pg->free))
 			la_page_extend(pg);
 	} else if ((pg = adopt(h, cls)) != NULL) {
-		if (!pg->free)
+		if (la_list_end(pg->free))
 			la_page_extend(pg);
 	} else {
 		atomic_fetch_add_explicit(&la_class_refills[cls], 1, memory_order_relaxed);

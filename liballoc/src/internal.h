@@ -64,6 +64,16 @@ LA_HIDDEN __attribute__((noreturn)) void la_assert_fail(const char *cond, const 
  * "free-list encoding" below). Never read or written as a plain pointer. */
 typedef struct la_block { uintptr_t link; } la_block_t;
 
+/* A free list (a page's `free`, and the links inside it and inside a
+ * remote-free list) ends in a pointer with no bits in LA_SEG_MASK: the base
+ * of the page's own segment (never a block, invariant 1), so every link
+ * stored in a free block decodes into its own segment; NULL also counts as
+ * an end (la_page_empty, an empty thread_free). */
+static inline bool la_list_end(const la_block_t *b)
+{
+	return ((uintptr_t)b & LA_SEG_MASK) == 0;
+}
+
 struct la_heap;
 
 enum { LA_PAGE_FREE = 0, LA_PAGE_SMALL = 1, LA_PAGE_LARGE = 2 };
@@ -79,9 +89,9 @@ enum { LA_PAGE_FREE = 0, LA_PAGE_SMALL = 1, LA_PAGE_LARGE = 2 };
  * on thread_free still count as used until the owner collects them. Hence a
  * page is empty iff used == 0, and only its owner can observe that. */
 typedef struct la_page {
-	la_block_t *free;            /* owner: blocks ready for allocation */
+	la_block_t *free;            /* owner: blocks ready for allocation, or a list end */
 	uint16_t used;               /* owner writes; others read relaxed (stats) */
-	uint16_t capacity;           /* blocks carved into the free list so far */
+	uint16_t capacity;           /* blocks carved so far; 0 unless kind is SMALL */
 	uint16_t reserved;           /* blocks that fit in the page */
 	uint8_t qstate;              /* owner's view: LA_Q_* */
 	uint8_t kind;                /* LA_PAGE_*; written under the pool lock */
@@ -96,8 +106,12 @@ typedef struct la_page {
 	 * that does not see the bit never touches the page after its CAS. */
 	_Atomic(uintptr_t) thread_free;
 	_Atomic(struct la_heap *) heap;    /* owner; NULL = abandoned or LARGE */
-	struct la_page *next, *prev; /* owner's queue / full list / empty stack;
-	                                 abandoned list under its lock */
+	struct la_page *next;        /* owner's queue / full list / empty stack;
+	                                 abandoned list under its lock (the
+	                                 backward link: la_page_prev) */
+	/* la_class_divm of cls (SMALL; 0 otherwise): free()'s block-start test
+	 * reads it here, in the line it reads anyway. */
+	uint64_t divm;
 	/* Free-list key of this span, drawn when the pool hands it out and
 	 * fixed until it goes back (so remote frees, abandonment and adoption
 	 * all see the same one). Top bit always set. LARGE: unused. */
@@ -133,6 +147,10 @@ typedef struct la_segment {
 	la_page_t pages[LA_SLICES];
 	/* link of a page on its owner heap's delayed list (remote frees) */
 	la_page_t *delayed_next[LA_SLICES];
+	/* backward link of a page on a doubly linked list (pages[i].next),
+	 * one per descriptor-sized stride, so it is at a fixed distance from
+	 * its descriptor (la_page_prev) */
+	struct la_page_back { struct la_page *prev; uintptr_t unused_[7]; } page_prev[LA_SLICES];
 } la_segment_t;
 
 _Static_assert(sizeof(la_segment_t) <= LA_SLICE_SIZE, "header fits slice 0");
@@ -144,7 +162,7 @@ _Static_assert(sizeof(la_page_t) == 64, "page descriptor is one cache line");
  * their parent's lists. Free-list links are stored as next ^ key ^ &slot with
  * the page's own key: a block's first word, overwritten after free without
  * the key, decodes to a random address, and each decode is checked to stay
- * inside the page. The NULL end of a list decodes from key ^ &slot. */
+ * inside the page. The end of a list is the segment base (la_list_end). */
 extern LA_HIDDEN uintptr_t la_secret;
 LA_HIDDEN void la_secret_init(void);
 LA_HIDDEN uintptr_t la_page_key_next(void);          /* pool lock held */
@@ -168,18 +186,26 @@ static inline la_block_t *la_link_dec(const la_page_t *pg, const la_block_t *b)
 	return (la_block_t *)(b->link ^ LA_LINK_KEY(pg, b));
 }
 
+/* next: a block of pg, or pg's list end (la_page_list_end; NULL only for a
+ * remote-free list of the LA_HARDEN=0 build). */
 static inline void la_link_set(const la_page_t *pg, la_block_t *b, const la_block_t *next)
 {
 	b->link = (uintptr_t)next ^ LA_LINK_KEY(pg, b);
 }
 
-/* A block's first word looks like a free-list link of its page: it decodes to
- * NULL or into the same segment. Live blocks start with 0 (malloc clears the
- * link) or the program's data, which matches only if it knows the key. */
-static inline bool la_link_plausible(const la_page_t *pg, const la_block_t *b, uintptr_t word)
+/* The end of pg's lists: the base of pg's segment (pg lives in its header). */
+static inline la_block_t *la_page_list_end(const la_page_t *pg)
 {
-	uintptr_t t = word ^ pg->key; /* = decoded ^ b */
-	return (t >> LA_SEG_SHIFT) == 0 || t == (uintptr_t)b;
+	return (la_block_t *)((uintptr_t)pg & ~(uintptr_t)LA_SEG_MASK);
+}
+
+/* A block's first word looks like a free-list link of its page: it decodes
+ * into the same segment (a block or the list end). Live blocks start with 0
+ * (malloc clears the link) or the program's data, which matches only if it
+ * knows the key (whose top bit is set, so 0 and plain pointers never do). */
+static inline bool la_link_plausible(const la_page_t *pg, uintptr_t word)
+{
+	return (word ^ pg->key) < LA_SEG_SIZE; /* = decoded ^ the block */
 }
 
 /* Segment map: one bit per LA_SEG_SIZE of address space, set while a segment
@@ -197,6 +223,18 @@ static inline bool la_segmap_has(const void *s)
 	if (LA_UNLIKELY(i >= la_segmap_chunks))
 		return la_segmap_off;
 	return (atomic_load_explicit(&la_segmap[i >> 6], memory_order_relaxed) >> (i & 63)) & 1;
+}
+
+/* Segment table (segment.c): a direct-mapped cache of normal segments, one
+ * word per slot; a hit proves s is a normal segment of ours, mapped. Pool
+ * lock held for la_segtab_set. */
+#define LA_SEGTAB_SIZE 4096
+extern LA_HIDDEN _Atomic(uintptr_t) la_segtab[LA_SEGTAB_SIZE];
+LA_HIDDEN void la_segtab_set(const la_segment_t *s, bool on);
+static inline bool la_segtab_has(const la_segment_t *s)
+{
+	uintptr_t i = ((uintptr_t)s >> LA_SEG_SHIFT) & (LA_SEGTAB_SIZE - 1);
+	return atomic_load_explicit(&la_segtab[i], memory_order_relaxed) == (uintptr_t)s;
 }
 
 /* First byte of the span headed by pg. */
@@ -219,11 +257,17 @@ static inline bool la_class_divides(unsigned cls, uint32_t off)
  * answers: the low half is the divisibility test above, and for a multiple
  * the high half is exactly k (off * M = k * (2^64 + e) with e < size, and
  * k * e < 2^64 for off < 2^32). */
-static inline bool la_class_block_index_ok(unsigned cls, uint32_t off, unsigned limit)
+static inline bool la_class_block_index_ok(uint64_t m, uint32_t off, unsigned limit)
 {
-	uint64_t m = la_class_divm[cls];
 	unsigned __int128 prod = (unsigned __int128)off * m;
 	return (uint64_t)prod < m && (uint64_t)(prod >> 64) < limit;
+}
+
+/* off (from pg's start) is the start of a carved block of pg; false for any
+ * page that is not SMALL (capacity 0). */
+static inline bool la_page_block_index_ok(const la_page_t *pg, uint32_t off)
+{
+	return la_class_block_index_ok(pg->divm, off, pg->capacity);
 }
 
 /* b is the start of a block carved in small page pg (any pointer value). */
@@ -425,6 +469,12 @@ LA_HIDDEN la_block_t *la_page_pop(la_page_t *pg);          /* owner, pg->free !=
  * else return. */
 LA_HIDDEN void la_page_check_double_free(la_page_t *pg, la_block_t *b, const char *who,
 					 const char *what);
+_Static_assert(sizeof(struct la_page_back) == sizeof(la_page_t), "page_prev stride");
+static inline la_page_t **la_page_prev(la_page_t *pg)
+{
+	return &((struct la_page_back *)((uintptr_t)pg + offsetof(la_segment_t, page_prev) -
+					 offsetof(la_segment_t, pages)))->prev;
+}
 static inline la_page_t **la_page_delayed_link(la_page_t *pg)
 {
 	la_segment_t *s = (la_segment_t *)((uintptr_t)pg & ~(uintptr_t)LA_SEG_MASK);

@@ -62,8 +62,9 @@ la_block_t *la_page_pop(la_page_t *pg)
 	la_block_t *b = pg->free;
 	LA_ASSERT(la_page_block_ok(pg, b));
 	la_block_t *nx = la_link_dec(pg, b);
-	if (LA_HARDEN && LA_UNLIKELY(nx != NULL && (uintptr_t)nx - (uintptr_t)la_page_start(pg) >=
-							  (uintptr_t)pg->capacity * pg->block_size))
+	if (LA_HARDEN && LA_UNLIKELY(nx != la_page_list_end(pg) &&
+				     (uintptr_t)nx - (uintptr_t)la_page_start(pg) >=
+					     (uintptr_t)pg->capacity * pg->block_size))
 		la_fatal("malloc", "corrupted free list at", b, "(write after free?)");
 	pg->free = nx;
 	if (LA_HARDEN)
@@ -100,7 +101,7 @@ void la_page_collect(la_page_t *pg)
 		if (LA_UNLIKELY(++n > used) && LA_HARDEN)
 			la_fatal("free", "double free of", t, "(freed twice by other threads)");
 		la_block_t *nx = la_link_dec(pg, t);
-		if (!nx)
+		if (la_list_end(nx))
 			break;
 		prev = t;
 		t = nx;
@@ -117,7 +118,7 @@ void la_page_collect(la_page_t *pg)
 static void find_on_list(la_page_t *pg, la_block_t *t, la_block_t *b, const char *who,
 			 const char *what)
 {
-	for (unsigned steps = pg->capacity + 1u; t; t = la_link_dec(pg, t)) {
+	for (unsigned steps = pg->capacity + 1u; !la_list_end(t); t = la_link_dec(pg, t)) {
 		if (t == b)
 			la_fatal(who, what, b, NULL);
 		if (LA_UNLIKELY(!steps-- || !la_page_block_ok(pg, t)))
@@ -141,9 +142,13 @@ void la_page_remote_free(la_page_t *pg, la_block_t *b, const char *who)
 {
 	uintptr_t old = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
 	do {
-		if (LA_UNLIKELY((la_block_t *)(old & ~LA_TF_FULL) == b))
+		la_block_t *head = (la_block_t *)(old & ~LA_TF_FULL);
+		if (LA_UNLIKELY(head == b))
 			la_fatal(who, "double free of", b, "(from another thread)");
-		la_link_set(pg, b, (la_block_t *)(old & ~LA_TF_FULL));
+		/* the hardened build ends the list in the segment base, so the
+		 * owner's double-free test (la_link_plausible) sees its last
+		 * block too; NULL is an end as well (la_list_end) */
+		la_link_set(pg, b, (LA_HARDEN && !head) ? la_page_list_end(pg) : head);
 	} while (!atomic_compare_exchange_weak_explicit(&pg->thread_free, &old, (uintptr_t)b,
 							 memory_order_acq_rel,
 							 memory_order_relaxed));
@@ -165,7 +170,7 @@ unsigned la_page_remote_count(la_page_t *pg)
 	unsigned n = 0;
 	/* bounded: a list longer than the blocks in use is corrupt (double
 	 * free) and counts as "not empty"; la_page_collect reports it */
-	for (la_block_t *b = (la_block_t *)(w & ~LA_TF_FULL); b && n <= pg->used;
+	for (la_block_t *b = (la_block_t *)(w & ~LA_TF_FULL); !la_list_end(b) && n <= pg->used;
 	     b = la_link_dec(pg, b))
 		n++;
 	return n;
@@ -235,7 +240,7 @@ void la_abandoned_push(la_page_t *pg)
 {
 	pthread_mutex_lock(&la_abandoned_lock);
 	abandoned_count(pg, 1);
-	pg->prev = NULL;
+	*la_page_prev(pg) = NULL;
 	pg->next = abandoned[pg->cls];
 	abandoned[pg->cls] = pg;
 	atomic_fetch_add_explicit(&abandoned_cnt[pg->cls], 1, memory_order_relaxed);

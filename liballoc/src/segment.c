@@ -110,6 +110,7 @@ static la_segment_t *segment_new(void)
 	s->kind = LA_SEG_NORMAL;
 	s->cookie = la_seg_cookie(s, LA_SEG_NORMAL);
 	la_segmap_set(s, true);
+	la_segtab_set(s, true);
 	s->free_mask = LA_SLICES_ALL;
 	s->dirty_mask = 0;
 	s->releasing_mask = 0;
@@ -159,10 +160,12 @@ la_page_t *la_span_alloc(unsigned n, uint8_t kind, uint32_t block_size, uint8_t 
 	pg->qstate = LA_Q_NONE;
 	pg->capacity = 0;
 	pg->used = 0;
-	pg->free = NULL;
-	pg->next = pg->prev = NULL;
+	pg->free = la_page_list_end(pg);
+	pg->next = NULL;
+	*la_page_prev(pg) = NULL;
 	*la_page_delayed_link(pg) = NULL;
 	pg->key = kind == LA_PAGE_SMALL ? la_page_key_next() : 0;
+	pg->divm = kind == LA_PAGE_SMALL ? la_class_divm[cls] : 0;
 	LA_ASSERT((s->dirty_mask & ~s->free_mask) == 0); /* invariant 5 */
 	atomic_store_explicit(&pg->thread_free, 0, memory_order_relaxed);
 	atomic_store_explicit(&pg->heap, NULL, memory_order_relaxed);
@@ -179,6 +182,7 @@ void la_span_free(la_page_t *pg)
 	atomic_fetch_add_explicit(&la_pool_ops, 1, memory_order_relaxed);
 	LA_ASSERT((s->free_mask & bits) == 0);
 	pg->kind = LA_PAGE_FREE;
+	pg->capacity = 0; /* free() takes capacity 0 for "not a small page" */
 	s->free_mask |= bits;
 	s->dirty_mask |= bits;
 	dirty_add(bits);
@@ -253,6 +257,7 @@ static size_t release_take(size_t want, struct rel_run *runs, unsigned *nr,
 				seg_list = s->next;
 			if (s->next)
 				s->next->prev = s->prev;
+			la_segtab_set(s, false);
 			la_segmap_set(s, false); /* no lookup finds it from here on */
 			segs[(*ns)++] = s;
 			continue;
@@ -604,6 +609,24 @@ void la_segmap_init(void)
 	}
 	la_segmap = m;
 	la_segmap_chunks = chunks;
+}
+
+/* ---- segment table ---------------------------------------------------------
+ * free()'s first look: slot (s >> LA_SEG_SHIFT) % LA_SEGTAB_SIZE holds the
+ * normal segment mapped at s, if that segment was the last one mapped into
+ * the slot and is still mapped. Segments are mapped next to each other, so
+ * slots rarely collide before 4096 segments (16 GiB); a segment not in its
+ * slot is found through the segment map (cold path). Written under the pool
+ * lock: set when a normal segment is mapped, cleared before it is unmapped. */
+_Atomic(uintptr_t) la_segtab[LA_SEGTAB_SIZE];
+
+void la_segtab_set(const la_segment_t *s, bool on)
+{
+	_Atomic(uintptr_t) *slot = &la_segtab[((uintptr_t)s >> LA_SEG_SHIFT) & (LA_SEGTAB_SIZE - 1)];
+	if (on)
+		atomic_store_explicit(slot, (uintptr_t)s, memory_order_release);
+	else if (atomic_load_explicit(slot, memory_order_relaxed) == (uintptr_t)s)
+		atomic_store_explicit(slot, 0, memory_order_release);
 }
 
 void la_segmap_set(const void *s, bool on)
