@@ -116,7 +116,7 @@ typedef struct la_page {
 	 * fixed until it goes back (so remote frees, abandonment and adoption
 	 * all see the same one). Top bit always set. LARGE: unused. */
 	uintptr_t key;
-} la_page_t;
+} __attribute__((aligned(64))) la_page_t;
 
 /* qstate: where the owner keeps the page. The free fast path leaves the page
  * alone unless it is FULL, or became empty while not the queue HEAD. */
@@ -138,12 +138,15 @@ typedef struct la_segment {
 	size_t map_size;
 	uintptr_t huge_block;        /* the block handed out */
 	uintptr_t huge_mac;
-	/* normal only, under the pool lock */
-	uint64_t free_mask;          /* free slices */
+	/* normal only, under the pool lock; a cache line of their own, apart
+	 * from cookie and kind, which every free() reads */
+	uint64_t free_mask __attribute__((aligned(64))); /* free slices */
 	uint64_t dirty_mask;         /* free slices possibly resident (not madvised) */
 	uint64_t releasing_mask;     /* slices being madvised with no lock held */
 	uint64_t lazy_mask;          /* dirty slices given MADV_FREE since last taken */
 	struct la_segment *next, *prev;
+	/* each descriptor in one cache line of its own, so that threads owning
+	 * neighbouring pages never write the same line */
 	la_page_t pages[LA_SLICES];
 	/* link of a page on its owner heap's delayed list (remote frees) */
 	la_page_t *delayed_next[LA_SLICES];
@@ -155,6 +158,7 @@ typedef struct la_segment {
 
 _Static_assert(sizeof(la_segment_t) <= LA_SLICE_SIZE, "header fits slice 0");
 _Static_assert(sizeof(la_page_t) == 64, "page descriptor is one cache line");
+_Static_assert(offsetof(la_segment_t, pages) % 64 == 0, "descriptors on line boundaries");
 
 /* ---- hardening --------------------------------------------------------
  * la_secret: random, drawn once at init (getrandom, else AT_RANDOM mixed
