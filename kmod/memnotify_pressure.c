@@ -5,10 +5,16 @@
  * PRESSURE comes from these places, and from the OOM notifier
  * (memnotify_oomwait.c):
  *  - a shrinker call (memnotify_reclaim.c hands every count_objects() to
- *    mn_pressure_shrinker_call()).  The level says which reclaim ran:
- *	kswapd					LOW
+ *    mn_pressure_shrinker_call()).  The level says which reclaim ran, and
+ *    how short memory is, against the zones' watermarks without their boost
+ *    (zone->_watermark[], not the *_wmark_pages() that add
+ *    zone->watermark_boost), summed over every node's populated zones and
+ *    compared with the free pages of the whole machine:
+ *	kswapd					LOW while free pages are below
+ *						the sum of the high watermarks,
+ *						else nothing
  *	direct reclaim by an allocating task	MEDIUM while free pages are
- *	(PF_MEMALLOC, not kswapd)		below the sum of the zones' low
+ *	(PF_MEMALLOC, not kswapd)		below the sum of the low
  *						watermarks, else LOW
  *	memory.reclaim, node_reclaim		as direct reclaim: they run
  *						with PF_MEMALLOC, so LOW unless
@@ -16,6 +22,18 @@
  *						watermarks
  *	drop_caches, the shrinker debugfs	no PRESSURE: they are not
  *	files, anything else			memory pressure
+ *    kswapd also runs with memory to spare: to pay back a watermark boost
+ *    (raised after an allocation fell back to another migrate type, and
+ *    added to every watermark until kswapd has reclaimed it) and to make
+ *    a high-order page when order-0 pages are plentiful.  Neither is
+ *    pressure, and the free pages are then above the unboosted high
+ *    watermarks, which is as far as kswapd reclaims for pressure.
+ *    Likewise a boost alone can push an allocation into direct reclaim
+ *    (the boosted watermarks hold allocations back until kswapd is done),
+ *    so MEDIUM, which says kswapd has fallen behind, uses the unboosted low
+ *    watermarks.  The sums are of the whole machine, not of the node being
+ *    reclaimed: claims are not per node (memnotify_reclaim.c), so no
+ *    subscriber could relieve one node's shortage in particular.
  *    The call itself only checks the gate without a lock and, if the level
  *    may pass, notes it and queues mn_shrink_work; the work item (on a
  *    WQ_MEM_RECLAIM, WQ_HIGHPRI workqueue, so it runs even when no worker
@@ -137,10 +155,16 @@ static bool mn_pressure_gate(u32 level, u64 now)
 	return pass;
 }
 
-/* Free pages below the sum of the populated zones' low watermarks. */
-static bool mn_below_low_wmark(void)
+/*
+ * Free pages of the machine below the sum of every populated zone's
+ * watermark @wmark, without the boost.  Modules cannot use
+ * for_each_populated_zone() (first_online_pgdat() is not exported), hence
+ * the walk of the nodes.  A read of counters that may be a moment stale,
+ * like every watermark check outside the zone lock.
+ */
+static bool mn_free_below(enum zone_watermarks wmark)
 {
-	unsigned long wmark = 0;
+	unsigned long sum = 0;
 	struct zone *zone;
 	int nid, z;
 
@@ -148,29 +172,34 @@ static bool mn_below_low_wmark(void)
 		for (z = 0; z < MAX_NR_ZONES; z++) {
 			zone = &NODE_DATA(nid)->node_zones[z];
 			if (populated_zone(zone))
-				wmark += low_wmark_pages(zone);
+				sum += READ_ONCE(zone->_watermark[wmark]);
 		}
 	}
-	return global_zone_page_state(NR_FREE_PAGES) < wmark;
+	return global_zone_page_state(NR_FREE_PAGES) < sum;
 }
 
 /**
  * mn_pressure_shrinker_call - count_objects() was called
  *
  * Runs in reclaim context on any CPU: no lock, no allocation, no walk of
- * the subscribers.  Work is only queued when the level would pass the gate.
+ * the subscribers; kswapd and direct reclaim read the zones' watermarks
+ * (MAX_NR_ZONES per node).  Work is only queued when the level would pass
+ * the gate.
  */
 void mn_pressure_shrinker_call(void)
 {
 	u32 level;
 
-	if (current_is_kswapd())
+	if (current_is_kswapd()) {
+		if (!mn_free_below(WMARK_HIGH))
+			return;		/* a boost or a high-order wakeup */
 		level = MEMNOTIFY_LEVEL_LOW;
-	else if (current->flags & PF_MEMALLOC)
-		level = mn_below_low_wmark() ? MEMNOTIFY_LEVEL_MEDIUM :
-					       MEMNOTIFY_LEVEL_LOW;
-	else
+	} else if (current->flags & PF_MEMALLOC) {
+		level = mn_free_below(WMARK_LOW) ? MEMNOTIFY_LEVEL_MEDIUM :
+						   MEMNOTIFY_LEVEL_LOW;
+	} else {
 		return;
+	}
 	if (mn_gate_recent(level, ktime_get_ns()))
 		return;
 	if (atomic_fetch_or(BIT(level), &mn_shrink_levels) & BIT(level))
