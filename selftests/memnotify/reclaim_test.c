@@ -10,7 +10,10 @@
  *    2 * RAM / batch + 1 scan_objects() calls, each visits every subscriber
  *    at most once, an honest subscriber still gets its whole claim asked
  *    for, and, as it gives back what it is asked, nobody is OOM-killed;
- *  - which reclaim contexts raise PRESSURE, and at which level.
+ *  - which reclaim contexts raise PRESSURE, and at which level:
+ *    drop_caches and the shrinker debugfs count file none, root
+ *    memory.reclaim with free memory LOW, direct reclaim of a hog that
+ *    runs into the OOM killer MEDIUM.
  */
 #include <dirent.h>
 #include <sched.h>
@@ -464,9 +467,19 @@ static int wait_shrinker_pressure(int fd, __u32 *level, int ms)
 	return n;
 }
 
+static const char *const threshold_params[] = {
+	MN_PARAM("low_permille"), MN_PARAM("medium_permille"),
+	MN_PARAM("critical_permille"),
+};
+
+/*
+ * The rate limit is off for these tests, and a test may turn the
+ * thresholds off; both are put back for the programs after this one.
+ */
 FIXTURE(levels) {
 	int fd;
 	long long rate;
+	long long thresholds[3];
 	void *held;
 };
 
@@ -474,6 +487,10 @@ FIXTURE_SETUP(levels)
 {
 	__u64 claim = 4 * MB;
 
+	for (int i = 0; i < 3; i++) {
+		self->thresholds[i] = read_num(threshold_params[i]);
+		ASSERT_LE(0, self->thresholds[i]);
+	}
 	self->rate = read_num(RATE);
 	ASSERT_EQ(0, write_num(RATE, 0));
 	self->held = hold_anon(claim);
@@ -489,6 +506,8 @@ FIXTURE_TEARDOWN(levels)
 	close(self->fd);
 	munmap(self->held, 4 * MB);
 	write_num(RATE, self->rate);
+	for (int i = 0; i < 3; i++)
+		EXPECT_EQ(0, write_num(threshold_params[i], self->thresholds[i]));
 }
 
 TEST_F(levels, drop_caches_none)
@@ -547,6 +566,112 @@ TEST_F(levels, root_memory_reclaim_low)
 		SKIP(return, "memory.reclaim did not call the shrinker");
 	EXPECT_LT(0, wait_shrinker_pressure(self->fd, &level, 500));
 	EXPECT_EQ(MEMNOTIFY_LEVEL_LOW, level);
+}
+
+/* Direct reclaim entries so far (allocstall_* of /proc/vmstat). */
+static long long allocstalls(void)
+{
+	static const char *const zones[] = { "dma", "dma32", "normal", "movable", "device" };
+	long long sum = 0, v;
+	char key[32];
+
+	for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
+		snprintf(key, sizeof(key), "allocstall_%s", zones[i]);
+		v = mn_proc_num("/proc/vmstat", key);
+		sum += v > 0 ? v : 0;
+	}
+	return sum;
+}
+
+/* The zones' watermark boosts, in pages (the "boost" lines of zoneinfo). */
+static long long watermark_boost(void)
+{
+	char buf[16384], *p;
+	int fd = open("/proc/zoneinfo", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	long long sum = 0;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	for (p = strstr(buf, " boost "); p; p = strstr(p + 1, " boost "))
+		sum += strtoll(p + 7, NULL, 10);
+	return sum;
+}
+
+/*
+ * A hog driven to the OOM killer at the default watermarks: direct reclaim
+ * runs with a zone below its low watermark (an allocation enters it below
+ * the min watermark, boost included, and so does the level's check), so its
+ * PRESSURE is MEDIUM; kswapd's is at most LOW.
+ * The thresholds are off, so no record is raised to a threshold's level,
+ * and the OOM notifier's CRITICAL has source OOM, not SHRINKER.  The test
+ * keeps the fixture's claim (the OOM path asks for it and waits its bound,
+ * then the hog is killed).
+ */
+TEST_F_TIMEOUT(levels, direct_reclaim_medium, 120)
+{
+	long long stalls = allocstalls(), kills;
+	struct memnotify_event ev;
+	struct quiet_console qc;
+	__u32 level = 0;
+	int st = 0, n = 0, r;
+	uint64_t t0;
+	pid_t hog;
+
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(0, write_num(threshold_params[i], 0));
+	mn_drain(self->fd);
+	set_oom_score_adj(getpid(), -1000);
+	kills = mn_proc_num("/proc/vmstat", "oom_kill");
+	quiet_console_begin(&qc);
+	hog = fork();
+	ASSERT_LE(0, hog);
+	if (hog == 0) {
+		long page = sysconf(_SC_PAGESIZE);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);	/* test aborted */
+		set_oom_score_adj(getpid(), 1000);
+		for (;;) {
+			char *p = mmap(NULL, 4 * MB, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+				       -1, 0);
+
+			if (p == MAP_FAILED)
+				_exit(2);
+			for (size_t off = 0; off < 4 * MB; off += page)
+				p[off] = 1;
+		}
+	}
+	t0 = now_ns();
+	while (hog && now_ns() - t0 < 90000000000ull) {
+		r = mn_wait_event(self->fd, &ev, 100);
+		ASSERT_LE(0, r);
+		if (r && ev.type == MEMNOTIFY_EVENT_PRESSURE &&
+		    ev.source == MEMNOTIFY_SOURCE_SHRINKER) {
+			n++;
+			if (ev.level > level)
+				level = ev.level;
+		}
+		if (waitpid(hog, &st, WNOHANG) == hog)
+			hog = 0;
+	}
+	if (hog) {
+		kill(hog, SIGKILL);
+		waitpid(hog, &st, 0);
+	}
+	/* the hand-over is asynchronous: what the last reclaim raised */
+	n += wait_shrinker_pressure(self->fd, &level, 500);
+	EXPECT_EQ(0, quiet_console_end(&qc));
+	TH_LOG("%d shrinker PRESSURE records, highest level %u; %lld direct "
+	       "reclaim entries; hog status %#x; watermark boost %lld pages",
+	       n, level, allocstalls() - stalls, st, watermark_boost());
+	EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	EXPECT_LT(kills, mn_proc_num("/proc/vmstat", "oom_kill"));
+	EXPECT_LT(stalls, allocstalls());
+	EXPECT_EQ(MEMNOTIFY_LEVEL_MEDIUM, level);
 }
 
 TEST_HARNESS_MAIN
