@@ -63,6 +63,12 @@
  *  - MADV_FREE does not lower MM_ANONPAGES, so pages given back that way
  *    are not credited here (reclaim, which ran before the OOM path, could
  *    already take them).
+ *  - Pages shared copy-on-write with another process after fork() count
+ *    in both processes' MM_ANONPAGES: one of them dropping such pages
+ *    lowers its counter, and is credited, though no page is freed until
+ *    the other drops them too.  The allocation then retries once more
+ *    than memory warranted; each page can be dropped only once, and
+ *    having it again costs an allocation.
  *
  * Cost: nothing until the OOM path is entered; then one walk of the
  * subscribers under RCU, and a sleep of at most MN_OOMWAIT_MS while

@@ -5,17 +5,42 @@
  * PRESSURE comes from these places, and from the OOM notifier
  * (memnotify_oomwait.c):
  *  - a shrinker call (memnotify_reclaim.c hands every count_objects() to
- *    mn_pressure_shrinker_call()).  The level says which reclaim ran:
- *	kswapd					LOW
- *	direct reclaim by an allocating task	MEDIUM while free pages are
- *	(PF_MEMALLOC, not kswapd)		below the sum of the zones' low
- *						watermarks, else LOW
+ *    mn_pressure_shrinker_call()).  The level says which reclaim ran, and
+ *    how short memory is: whether a populated zone, of any node, has fewer
+ *    free pages than one of its watermarks:
+ *	kswapd					LOW while a zone is below its
+ *						high watermark without the
+ *						boost, else nothing
+ *	direct reclaim by an allocating task	MEDIUM while a zone is below
+ *	(PF_MEMALLOC, not kswapd)		its low watermark with the
+ *						boost, else LOW
  *	memory.reclaim, node_reclaim		as direct reclaim: they run
  *						with PF_MEMALLOC, so LOW unless
- *						free pages are below the low
- *						watermarks
+ *						a zone is below its low
+ *						watermark
  *	drop_caches, the shrinker debugfs	no PRESSURE: they are not
  *	files, anything else			memory pressure
+ *    The boost (zone->watermark_boost, raised after an allocation fell back
+ *    to another migrate type) is added to every watermark the allocator
+ *    enforces (the *_wmark_pages() helpers) until kswapd has reclaimed it.
+ *    kswapd runs to pay it back, and to make a high-order page, while
+ *    order-0 pages are plentiful: that is not pressure, so kswapd's call
+ *    counts only while a zone is short of its own high watermark,
+ *    zone->_watermark[WMARK_HIGH] without the boost, which is as far as
+ *    kswapd reclaims for pressure.  Direct reclaim is different: an
+ *    allocation is held back by the boosted watermarks, stalls and
+ *    reclaims itself, and while kswapd cannot pay the boost back (nothing
+ *    reclaimable, or kswapd given up after failed runs) allocations fail
+ *    and the OOM killer runs above the unboosted watermarks.  So MEDIUM,
+ *    allocations stalled below the low watermark, uses the watermark in
+ *    force, boost included.
+ *    Zones are judged one by one, not by sums: a lower zone keeps its
+ *    lowmem_reserve free above its watermarks from allocations that could
+ *    use a higher zone (about 1 MB of ZONE_DMA in a 256 MB x86_64 VM), and
+ *    in a sum those free pages would hide the shortage of the zone the
+ *    allocations come from.  Any node's zone counts: the shrinker is not
+ *    NUMA-aware (memnotify_reclaim.c), and one node's kswapd reclaiming for
+ *    pressure is pressure whatever the other nodes hold.
  *    The call itself only checks the gate without a lock and, if the level
  *    may pass, notes it and queues mn_shrink_work; the work item (on a
  *    WQ_MEM_RECLAIM, WQ_HIGHPRI workqueue, so it runs even when no worker
@@ -137,40 +162,56 @@ static bool mn_pressure_gate(u32 level, u64 now)
 	return pass;
 }
 
-/* Free pages below the sum of the populated zones' low watermarks. */
-static bool mn_below_low_wmark(void)
+/*
+ * A populated zone of any node has fewer free pages than its watermark
+ * @wmark, with its boost if @boosted.  Modules cannot use
+ * for_each_populated_zone() (first_online_pgdat() is not exported), hence
+ * the walk of the nodes.  Reads counters that may be a moment stale, like
+ * every watermark check outside the zone lock.
+ */
+static bool mn_zone_below(enum zone_watermarks wmark, bool boosted)
 {
-	unsigned long wmark = 0;
+	unsigned long mark;
 	struct zone *zone;
 	int nid, z;
 
 	for_each_online_node(nid) {
 		for (z = 0; z < MAX_NR_ZONES; z++) {
 			zone = &NODE_DATA(nid)->node_zones[z];
-			if (populated_zone(zone))
-				wmark += low_wmark_pages(zone);
+			if (!populated_zone(zone))
+				continue;
+			mark = READ_ONCE(zone->_watermark[wmark]);
+			if (boosted)
+				mark += READ_ONCE(zone->watermark_boost);
+			if (zone_page_state(zone, NR_FREE_PAGES) < mark)
+				return true;
 		}
 	}
-	return global_zone_page_state(NR_FREE_PAGES) < wmark;
+	return false;
 }
 
 /**
  * mn_pressure_shrinker_call - count_objects() was called
  *
  * Runs in reclaim context on any CPU: no lock, no allocation, no walk of
- * the subscribers.  Work is only queued when the level would pass the gate.
+ * the subscribers; kswapd and direct reclaim read the zones' watermarks
+ * (MAX_NR_ZONES per node).  Work is only queued when the level would pass
+ * the gate.
  */
 void mn_pressure_shrinker_call(void)
 {
 	u32 level;
 
-	if (current_is_kswapd())
+	if (current_is_kswapd()) {
+		if (!mn_zone_below(WMARK_HIGH, false))
+			return;		/* a boost or a high-order wakeup */
 		level = MEMNOTIFY_LEVEL_LOW;
-	else if (current->flags & PF_MEMALLOC)
-		level = mn_below_low_wmark() ? MEMNOTIFY_LEVEL_MEDIUM :
-					       MEMNOTIFY_LEVEL_LOW;
-	else
+	} else if (current->flags & PF_MEMALLOC) {
+		level = mn_zone_below(WMARK_LOW, true) ?
+			MEMNOTIFY_LEVEL_MEDIUM : MEMNOTIFY_LEVEL_LOW;
+	} else {
 		return;
+	}
 	if (mn_gate_recent(level, ktime_get_ns()))
 		return;
 	if (atomic_fetch_or(BIT(level), &mn_shrink_levels) & BIT(level))

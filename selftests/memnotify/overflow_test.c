@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Bounded queues: the oldest record that is not CRITICAL is dropped and
- * counted; a RECLAIM request (a counter, not a queued record) is never lost.
+ * counted; a RECLAIM request (a counter, not a queued record) is never lost;
+ * a PRESSURE record still queued absorbs a later one of its source and at
+ * most its level, and then carries the later one's time and figures.
  */
 #include "memnotify_test.h"
 
@@ -142,6 +144,93 @@ TEST(reclaim_survives_critical_flood)
 	EXPECT_EQ(5, got);
 	EXPECT_EQ(qlen, crit);	/* the request takes no slot of the queue */
 	close(fd);
+}
+
+/*
+ * Coalescing needs a real source (injected records never coalesce): the
+ * threshold sampler.  The fixture puts the global thresholds back, for the
+ * programs after this one.
+ */
+FIXTURE(coalesce) {
+	int fd;
+	struct memnotify_thresholds old;
+};
+
+FIXTURE_SETUP(coalesce)
+{
+	self->fd = mn_open_nb();
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, ioctl(self->fd, MEMNOTIFY_IOC_GET_THRESHOLDS, &self->old));
+	ASSERT_EQ(0, mn_set_mask(self->fd, MEMNOTIFY_EVENT_PRESSURE));
+}
+
+FIXTURE_TEARDOWN(coalesce)
+{
+	EXPECT_EQ(0, ioctl(self->fd, MEMNOTIFY_IOC_SET_THRESHOLDS, &self->old));
+	close(self->fd);
+}
+
+/* Wait up to 5 s for the fd's latest PRESSURE time to move past @after. */
+static __u64 level_ns_after(int fd, __u64 after)
+{
+	struct memnotify_state st;
+
+	for (int i = 0; i < 500; i++) {
+		if (mn_get_state(fd, &st))
+			return 0;
+		if (st.level_ns > after)
+			return st.level_ns;
+		usleep(10000);
+	}
+	return 0;
+}
+
+/*
+ * Two LOW threshold crossings, with 48 MB more memory in use before the
+ * second, into an fd nobody reads: one record, marked coalesced, with the
+ * second crossing's time and free and available memory.
+ */
+TEST_F_TIMEOUT(coalesce, stale_record_refreshed, 60)
+{
+	struct memnotify_thresholds below = { 1000, 2, 1, 0 };
+	long long coalesced = read_num(MN_STAT("coalesced"));
+	size_t hold = 48ul << 20;
+	struct memnotify_event ev, more;
+	__u64 t1, t2, free1, avail1;
+	void *held;
+
+	/* LOW while MemAvailable is below all of RAM: always, at once. */
+	ASSERT_EQ(0, ioctl(self->fd, MEMNOTIFY_IOC_SET_THRESHOLDS, &below));
+	t1 = level_ns_after(self->fd, 0);
+	ASSERT_NE(0, t1);
+	free1 = mn_proc_num("/proc/meminfo", "MemFree:") * 1024;
+	avail1 = mn_proc_num("/proc/meminfo", "MemAvailable:") * 1024;
+	held = hold_anon(hold);
+	ASSERT_NE(NULL, held);
+	/* Above the thresholds for a sample (no record), then below again. */
+	ASSERT_EQ(0, ioctl(self->fd, MEMNOTIFY_IOC_SET_THRESHOLDS, &self->old));
+	usleep(2500000);	/* > sample_ms (1 s) and rate_limit_ms */
+	ASSERT_EQ(0, ioctl(self->fd, MEMNOTIFY_IOC_SET_THRESHOLDS, &below));
+	t2 = level_ns_after(self->fd, t1);
+	ASSERT_NE(0, t2);
+
+	ASSERT_EQ(MN_REC, read(self->fd, &ev, sizeof(ev)));
+	EXPECT_EQ(-1, read(self->fd, &more, sizeof(more)));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(MEMNOTIFY_EVENT_PRESSURE, ev.type);
+	EXPECT_EQ(MEMNOTIFY_SOURCE_THRESHOLD, ev.source);
+	EXPECT_EQ(MEMNOTIFY_LEVEL_LOW, ev.level);
+	EXPECT_EQ(1, ev.seq);	/* the first record, refreshed */
+	EXPECT_TRUE(ev.flags & MEMNOTIFY_RECORD_COALESCED);
+	EXPECT_EQ(t2, ev.timestamp_ns);
+	/* The figures are the second crossing's: 48 MB less free memory. */
+	EXPECT_GT(free1 - hold / 2, ev.free_bytes)
+		TH_LOG("free %llu bytes at the first crossing, %llu in the record",
+		       (unsigned long long)free1,
+		       (unsigned long long)ev.free_bytes);
+	EXPECT_GT(avail1 - hold / 2, ev.avail_bytes);
+	EXPECT_LT(coalesced, read_num(MN_STAT("coalesced")));
+	munmap(held, hold);
 }
 
 TEST_HARNESS_MAIN

@@ -5,13 +5,18 @@
  *    that opened the file, when set (all its files together) and when the
  *    shrinker scans (memory freed since no longer attracts requests);
  *  - unprivileged processes holding 252 files, each claiming all of RAM
- *    over and over, while a hog and drop_caches force reclaim: every
- *    do_shrink_slab() makes at most 2 * RAM / batch + 1 scan_objects()
- *    calls, each visits every subscriber at most once, and an honest
- *    subscriber still gets its whole claim asked for;
- *  - which reclaim contexts raise PRESSURE, and at which level.
+ *    over and over, while a hog (at the kernel's default watermarks) and
+ *    drop_caches force reclaim: every do_shrink_slab() makes at most
+ *    2 * RAM / batch + 1 scan_objects() calls, each visits every subscriber
+ *    at most once, an honest subscriber still gets its whole claim asked
+ *    for, and, as it gives back what it is asked, nobody is OOM-killed;
+ *  - which reclaim contexts raise PRESSURE, and at which level:
+ *    drop_caches and the shrinker debugfs count file none, root
+ *    memory.reclaim with free memory LOW, direct reclaim of a hog that
+ *    runs into the OOM killer MEDIUM.
  */
 #include <dirent.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/mount.h>
@@ -23,7 +28,6 @@
 #define MB		(1ull << 20)
 #define NLIARS		4	/* processes, all as nobody */
 #define LIAR_FDS	63	/* 4 * 63 = 252 <= max_subscribers_per_user */
-#define WSF		"/proc/sys/vm/watermark_scale_factor"
 #define RATE		MN_PARAM("rate_limit_ms")
 
 static long long stat_of(const char *name)
@@ -227,6 +231,20 @@ static int liar(struct liar_run *run)
 	return 13;
 }
 
+/*
+ * The honest subscriber's answer to a RECLAIM: give back @bytes more of
+ * @held, from where the last answer stopped (MADV_DONTNEED allocates
+ * nothing, so it works while the OOM path waits), and say so.
+ */
+static void give_back(int fd, char *held, __u64 *given, __u64 bytes)
+{
+	if (bytes > 32 * MB - *given)
+		bytes = 32 * MB - *given;
+	madvise(held + *given, bytes, MADV_DONTNEED);
+	mn_released(fd, bytes);
+	*given += bytes;
+}
+
 /* Allocate and touch memory until *stop, 4 MB at a time. */
 static void __attribute__((noreturn)) hog(volatile int *stop)
 {
@@ -265,15 +283,17 @@ TEST_F_TIMEOUT(storm, liars_bounded_honest_served, 300)
 {
 	long page = sysconf(_SC_PAGESIZE);
 	long long ram_pages = mem_total_pages(), batch = stat_of("shrinker_batch");
-	long long count0, scan0, visits0, ns0, peak, wsf = read_num(WSF);
+	long long count0, scan0, visits0, ns0, peak;
+	long long ooms, waits, averted;
 	long long d_count, d_scan, d_visits, d_ns;
-	__u64 claim = 32 * MB, asked = 0, left;
+	__u64 claim = 32 * MB, asked = 0, left, given = 0;
+	struct sched_param sp = { .sched_priority = 10 };
 	struct liar_run *run;
 	struct memnotify_event ev;
 	pid_t liars[NLIARS], hog_pid;
 	struct quiet_console qc;
 	uint64_t t0;
-	void *held;
+	char *held;
 	int i, st, fd;
 
 	run = mmap(NULL, sizeof(*run), PROT_READ | PROT_WRITE,
@@ -309,6 +329,8 @@ TEST_F_TIMEOUT(storm, liars_bounded_honest_served, 300)
 	/* The honest subscriber holds what it claims (after the forks). */
 	held = hold_anon(claim);
 	ASSERT_NE(NULL, held);
+	/* Not shared with the hog, or giving it back would free nothing. */
+	ASSERT_EQ(0, madvise(held, claim, MADV_DONTFORK));
 	fd = mn_open_nb();
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, mn_set_cache(fd, claim));
@@ -319,38 +341,63 @@ TEST_F_TIMEOUT(storm, liars_bounded_honest_served, 300)
 	visits0 = stat_of("shrinker_scan_visits");
 	ns0 = stat_of("shrinker_scan_ns");
 
-	/* A hog forces reclaim until the honest subscriber is asked. */
+	/*
+	 * A hog forces reclaim, at the kernel's default watermarks, until the
+	 * honest subscriber is asked; the subscriber then stops it and gives
+	 * back what was asked, as the header says to, and keeps doing so.
+	 * It runs SCHED_FIFO, as a pressure daemon would, so that it answers
+	 * within the OOM wait's bound while four liars spin on two CPUs.  The
+	 * shrinker may ask first or only the OOM path (which also asks every
+	 * liar, and waits at most its bound for them): either way the honest
+	 * cache comes back before the OOM killer would pick a victim.
+	 */
+	ooms = mn_proc_num("/proc/vmstat", "oom_kill");
+	waits = stat_of("oom_waits");
+	averted = stat_of("oom_averted");
 	quiet_console_begin(&qc);
-	ASSERT_EQ(0, write_num(WSF, 1000));
+	syscall(SYS_sched_setscheduler, 0, SCHED_FIFO, &sp);
 	hog_pid = fork();
 	ASSERT_LE(0, hog_pid);
 	if (hog_pid == 0)
 		hog(&run->hog_stop);
 	t0 = now_ns();
-	while (!asked && now_ns() - t0 < 60000000000ull) {
+	st = 0;
+	while (hog_pid && now_ns() - t0 < 120000000000ull) {
 		if (mn_wait_event(fd, &ev, 100) == 1 &&
-		    ev.type == MEMNOTIFY_EVENT_RECLAIM)
+		    ev.type == MEMNOTIFY_EVENT_RECLAIM) {
+			run->hog_stop = 1;
+			give_back(fd, held, &given, ev.reclaim_bytes);
 			asked += ev.reclaim_bytes;
-		if (waitpid(hog_pid, &st, WNOHANG) == hog_pid) {
-			hog_pid = 0;
-			break;
 		}
+		if (waitpid(hog_pid, &st, WNOHANG) == hog_pid)
+			hog_pid = 0;
 	}
+	sp.sched_priority = 0;
+	syscall(SYS_sched_setscheduler, 0, SCHED_OTHER, &sp);
 	if (hog_pid) {
 		kill(hog_pid, SIGKILL);
 		waitpid(hog_pid, &st, 0);
 	}
-	write_num(WSF, wsf);
 	EXPECT_EQ(0, quiet_console_end(&qc));
-	note("hog phase: asked %llu bytes of the honest claim in %.0f ms\n",
-	     (unsigned long long)asked, (now_ns() - t0) / 1e6);
+	waits = stat_of("oom_waits") - waits;
+	averted = stat_of("oom_averted") - averted;
+	note("hog phase: asked %llu bytes of the honest claim in %.0f ms; "
+	     "%lld OOM waits, %lld averted a kill\n",
+	     (unsigned long long)asked, (now_ns() - t0) / 1e6, waits, averted);
+	/* Asked, answered, and nobody OOM-killed: not the hog, not a liar. */
+	EXPECT_LT(0, asked);
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		TH_LOG("hog status %#x", st);
+	EXPECT_EQ(ooms, mn_proc_num("/proc/vmstat", "oom_kill"));
 
 	/* drop_caches then asks for every claim that is left. */
 	for (i = 0; i < 3; i++)
 		ASSERT_EQ(0, write_file("/proc/sys/vm/drop_caches", "2"));
 	while (mn_wait_event(fd, &ev, 1000) == 1) {
-		if (ev.type == MEMNOTIFY_EVENT_RECLAIM)
+		if (ev.type == MEMNOTIFY_EVENT_RECLAIM) {
+			give_back(fd, held, &given, ev.reclaim_bytes);
 			asked += ev.reclaim_bytes;
+		}
 	}
 	left = get_cache(fd);
 
@@ -393,6 +440,7 @@ TEST_F_TIMEOUT(storm, liars_bounded_honest_served, 300)
 	EXPECT_GE(d_scan * peak, d_visits);
 	/* The honest subscriber got its claim asked for, all of it accounted. */
 	EXPECT_EQ(claim / page, (asked + left) / page);
+	EXPECT_EQ(asked > claim ? claim : asked, given);
 	EXPECT_GT(batch, (long long)(left / page));
 	close(fd);
 	munmap(held, claim);
@@ -419,9 +467,19 @@ static int wait_shrinker_pressure(int fd, __u32 *level, int ms)
 	return n;
 }
 
+static const char *const threshold_params[] = {
+	MN_PARAM("low_permille"), MN_PARAM("medium_permille"),
+	MN_PARAM("critical_permille"),
+};
+
+/*
+ * The rate limit is off for these tests, and a test may turn the
+ * thresholds off; both are put back for the programs after this one.
+ */
 FIXTURE(levels) {
 	int fd;
 	long long rate;
+	long long thresholds[3];
 	void *held;
 };
 
@@ -429,6 +487,10 @@ FIXTURE_SETUP(levels)
 {
 	__u64 claim = 4 * MB;
 
+	for (int i = 0; i < 3; i++) {
+		self->thresholds[i] = read_num(threshold_params[i]);
+		ASSERT_LE(0, self->thresholds[i]);
+	}
 	self->rate = read_num(RATE);
 	ASSERT_EQ(0, write_num(RATE, 0));
 	self->held = hold_anon(claim);
@@ -444,6 +506,8 @@ FIXTURE_TEARDOWN(levels)
 	close(self->fd);
 	munmap(self->held, 4 * MB);
 	write_num(RATE, self->rate);
+	for (int i = 0; i < 3; i++)
+		EXPECT_EQ(0, write_num(threshold_params[i], self->thresholds[i]));
 }
 
 TEST_F(levels, drop_caches_none)
@@ -502,6 +566,112 @@ TEST_F(levels, root_memory_reclaim_low)
 		SKIP(return, "memory.reclaim did not call the shrinker");
 	EXPECT_LT(0, wait_shrinker_pressure(self->fd, &level, 500));
 	EXPECT_EQ(MEMNOTIFY_LEVEL_LOW, level);
+}
+
+/* Direct reclaim entries so far (allocstall_* of /proc/vmstat). */
+static long long allocstalls(void)
+{
+	static const char *const zones[] = { "dma", "dma32", "normal", "movable", "device" };
+	long long sum = 0, v;
+	char key[32];
+
+	for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
+		snprintf(key, sizeof(key), "allocstall_%s", zones[i]);
+		v = mn_proc_num("/proc/vmstat", key);
+		sum += v > 0 ? v : 0;
+	}
+	return sum;
+}
+
+/* The zones' watermark boosts, in pages (the "boost" lines of zoneinfo). */
+static long long watermark_boost(void)
+{
+	char buf[16384], *p;
+	int fd = open("/proc/zoneinfo", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	long long sum = 0;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	for (p = strstr(buf, " boost "); p; p = strstr(p + 1, " boost "))
+		sum += strtoll(p + 7, NULL, 10);
+	return sum;
+}
+
+/*
+ * A hog driven to the OOM killer at the default watermarks: direct reclaim
+ * runs with a zone below its low watermark (an allocation enters it below
+ * the min watermark, boost included, and so does the level's check), so its
+ * PRESSURE is MEDIUM; kswapd's is at most LOW.
+ * The thresholds are off, so no record is raised to a threshold's level,
+ * and the OOM notifier's CRITICAL has source OOM, not SHRINKER.  The test
+ * keeps the fixture's claim (the OOM path asks for it and waits its bound,
+ * then the hog is killed).
+ */
+TEST_F_TIMEOUT(levels, direct_reclaim_medium, 120)
+{
+	long long stalls = allocstalls(), kills;
+	struct memnotify_event ev;
+	struct quiet_console qc;
+	__u32 level = 0;
+	int st = 0, n = 0, r;
+	uint64_t t0;
+	pid_t hog;
+
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(0, write_num(threshold_params[i], 0));
+	mn_drain(self->fd);
+	set_oom_score_adj(getpid(), -1000);
+	kills = mn_proc_num("/proc/vmstat", "oom_kill");
+	quiet_console_begin(&qc);
+	hog = fork();
+	ASSERT_LE(0, hog);
+	if (hog == 0) {
+		long page = sysconf(_SC_PAGESIZE);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);	/* test aborted */
+		set_oom_score_adj(getpid(), 1000);
+		for (;;) {
+			char *p = mmap(NULL, 4 * MB, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+				       -1, 0);
+
+			if (p == MAP_FAILED)
+				_exit(2);
+			for (size_t off = 0; off < 4 * MB; off += page)
+				p[off] = 1;
+		}
+	}
+	t0 = now_ns();
+	while (hog && now_ns() - t0 < 90000000000ull) {
+		r = mn_wait_event(self->fd, &ev, 100);
+		ASSERT_LE(0, r);
+		if (r && ev.type == MEMNOTIFY_EVENT_PRESSURE &&
+		    ev.source == MEMNOTIFY_SOURCE_SHRINKER) {
+			n++;
+			if (ev.level > level)
+				level = ev.level;
+		}
+		if (waitpid(hog, &st, WNOHANG) == hog)
+			hog = 0;
+	}
+	if (hog) {
+		kill(hog, SIGKILL);
+		waitpid(hog, &st, 0);
+	}
+	/* the hand-over is asynchronous: what the last reclaim raised */
+	n += wait_shrinker_pressure(self->fd, &level, 500);
+	EXPECT_EQ(0, quiet_console_end(&qc));
+	TH_LOG("%d shrinker PRESSURE records, highest level %u; %lld direct "
+	       "reclaim entries; hog status %#x; watermark boost %lld pages",
+	       n, level, allocstalls() - stalls, st, watermark_boost());
+	EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	EXPECT_LT(kills, mn_proc_num("/proc/vmstat", "oom_kill"));
+	EXPECT_LT(stalls, allocstalls());
+	EXPECT_EQ(MEMNOTIFY_LEVEL_MEDIUM, level);
 }
 
 TEST_HARNESS_MAIN
