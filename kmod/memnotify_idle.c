@@ -193,6 +193,10 @@ static void mn_idle_report(struct mn_sub *sub, u32 type, u64 usage_ppm)
 {
 	struct memnotify_event ev;
 
+	/* a sample taken as the group exited: EXITED says more */
+	if (test_bit(MN_IDLE_EXITED, &sub->idle_exited))
+		return;
+
 	mn_event_init(&ev, type, MEMNOTIFY_LEVEL_NONE, MEMNOTIFY_SOURCE_IDLE);
 	ev.cpu_ppm = usage_ppm;
 	mn_stat_event(&ev);
