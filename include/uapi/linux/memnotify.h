@@ -201,10 +201,11 @@ struct memnotify_version {
  * the mask), sampling stops, and poll() reports EPOLLHUP for as long as
  * the mask holds IDLE, ACTIVE or EXITED; setting a new target starts over.
  *
- * Sampling runs 32 times per period on a deferrable
- * work item of the power-efficient workqueue: a sample due while its CPU
- * sleeps waits for that CPU's next wakeup, so on an otherwise idle machine
- * IDLE can come later than one period after the target went quiet.
+ * Sampling runs 32 times per period, only while IDLE or ACTIVE is in the
+ * mask, on a deferrable work item of the power-efficient workqueue: a
+ * sample due while its CPU sleeps waits for that CPU's next wakeup, so on
+ * an otherwise idle machine IDLE can come later than one period after the
+ * target went quiet.
  *
  * Sizes: MEMNOTIFY_IDLE_SIZE_VER0 (8 bytes: period and threshold, the
  * target being the opener) and the current 16 are accepted.
