@@ -69,8 +69,10 @@ static void warm_up(int fd)
  * Sampling is deferrable: on a tickless kernel (Debian's, say) a sample
  * due on an idle CPU waits for that CPU's next wakeup, so on an idle
  * machine IDLE can come later than the window says.  For the timing checks
- * every CPU is kept awake by one process per CPU that wakes every 2 ms
- * (sooner than the 4 ms tick, so no CPU stops its tick).  They are started
+ * every CPU is woken by one process per CPU every 10 ms (a wakeup restarts
+ * the tick, which runs the expired deferrable timers), which bounds that
+ * delay at about 15 ms for a cost under TCG small enough not to disturb
+ * the CPU time measured.  They are started
  * before main(), by the harness's own process, so neither their fork nor
  * their end is CPU time of a test's process, and die with it
  * (PR_SET_PDEATHSIG).  The images link every program of a suite into one
@@ -84,7 +86,7 @@ __attribute__((constructor)) static void start_wakers(void)
 	if (strcmp(program_invocation_short_name, "idle_test"))
 		return;
 	for (long cpu = 0; cpu < cpus; cpu++) {
-		struct timespec ts = { 0, 2000000 };
+		struct timespec ts = { 0, 10000000 };
 		cpu_set_t set;
 
 		if (fork())
