@@ -40,8 +40,9 @@
  *				section, and SET_CACHE compares request_seq
  *				and stores the claim in one, so a report can
  *				never re-add memory already requested.
- *  sub->cfg_lock (mutex)	per-fd configuration (mask, idle settings) and
- *				starting/stopping the idle work.
+ *  sub->cfg_lock (mutex)	per-fd configuration (mask, idle settings and
+ *				target) and starting/stopping the idle work
+ *				and the watch on the target's exit.
  *  sub->read_lock (mutex)	serialises readers so that a record that could
  *				not be copied out can be put back in order.
  *  mn_ow_lock (mutex)	the OOM notifier's state (memnotify_oomwait.c);
@@ -241,8 +242,17 @@ struct mn_reclaim_acct {
  * @ask_jiffies:	when the last RECLAIM was asked
  * @cfg_lock:	serialises configuration ioctls and idle start/stop
  * @read_lock:	serialises readers
- * @tgid:	thread group whose CPU time decides IDLE/ACTIVE
- * @idle_work:	periodic idle sampling (runs only when IDLE|ACTIVE wanted)
+ * @tgid:	thread group of the opener, the default idle target
+ * @idle_pid:	the idle target when set by pidfd (a reference, dropped by
+ *		mn_idle_free()), else NULL: the opener
+ * @idle_work:	periodic idle sampling (deferrable; runs only while IDLE or
+ *		ACTIVE is wanted and the target has not exited)
+ * @idle_exit_work:	notes the target's exit after its wait_pidfd woke us
+ * @idle_exit_wait:	our entry in the target pid's wait_pidfd queue
+ * @idle_exit_watched:	@idle_exit_wait is queued (IDLE, ACTIVE or EXITED
+ *		wanted)
+ * @idle_exited:	MN_IDLE_EXITED: the target's exit was noted (set once
+ *		per target, read locklessly by poll())
  * @idle_period_ms:	idle period of this fd
  * @idle_threshold_ppm:	CPU share below which the group is idle
  * @idle_running:	idle_work is scheduled
@@ -276,7 +286,12 @@ struct mn_sub {
 	struct mutex cfg_lock;	/* see above */
 	struct mutex read_lock;	/* see above */
 	struct pid *tgid;
+	struct pid *idle_pid;
 	struct delayed_work idle_work;
+	struct work_struct idle_exit_work;
+	struct wait_queue_entry idle_exit_wait;
+	bool idle_exit_watched;
+	unsigned long idle_exited;
 	u32 idle_period_ms;
 	u32 idle_threshold_ppm;
 	bool idle_running;
@@ -335,9 +350,14 @@ int mn_oomwait_init(void);
 void mn_oomwait_exit(void);
 
 /* memnotify_idle.c */
+#define MN_IDLE_EXITED		0	/* bit of mn_sub.idle_exited */
 void mn_idle_init_sub(struct mn_sub *sub);
+void mn_idle_free(struct mn_sub *sub);
 void mn_idle_update(struct mn_sub *sub);	/* under sub->cfg_lock */
 void mn_idle_stop(struct mn_sub *sub);		/* under sub->cfg_lock */
+int mn_idle_set(struct mn_sub *sub, const struct memnotify_idle *idle);
+void mn_idle_get(struct mn_sub *sub, struct memnotify_idle *idle);
+__poll_t mn_idle_poll(struct mn_sub *sub);
 
 /* memnotify_admit.c */
 struct cred;

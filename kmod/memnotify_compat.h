@@ -16,13 +16,28 @@
  * The new API is detected by SHRINKER_ALLOCATED, which appeared with
  * shrinker_alloc() in 6.7, rather than by version number, so backports of
  * the new API are handled too.
+ *
+ * pidfd_pid() and pidfd_get_pid() are not exported to modules, nor are the
+ * pidfd file operations they compare with.  mn_pidfd_pid() recognises a
+ * pidfd by its filesystem instead: with pidfs (6.9 on) a pidfd is a file of
+ * pidfs (PID_FS_MAGIC) whose inode's i_private is the pid; without it, a
+ * pidfd is the anonymous-inode file that kernel/fork.c names "[pidfd]" (no
+ * other file of the anonymous-inode filesystem has that name) with the pid
+ * in private_data.  Either way the file holds a reference to the pid for as
+ * long as the caller holds the file.
  */
 #ifndef _MEMNOTIFY_COMPAT_H
 #define _MEMNOTIFY_COMPAT_H
 
+#include <linux/dcache.h>
 #include <linux/err.h>
+#include <linux/fs.h>
+#include <linux/mount.h>
+#include <linux/pid.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
+#include <linux/string.h>
+#include <uapi/linux/magic.h>
 
 struct mn_shrinker_ops {
 	unsigned long (*count)(struct shrinker *s, struct shrink_control *sc);
@@ -82,5 +97,17 @@ static inline void mn_shrinker_destroy(struct shrinker *s)
 }
 
 #endif /* SHRINKER_ALLOCATED */
+
+static inline struct pid *mn_pidfd_pid(const struct file *file)
+{
+#ifdef PID_FS_MAGIC
+	if (file_inode(file)->i_sb->s_magic == PID_FS_MAGIC)
+		return file_inode(file)->i_private;
+#endif
+	if (file->f_path.mnt->mnt_sb->s_magic == ANON_INODE_FS_MAGIC &&
+	    !strcmp(file->f_path.dentry->d_name.name, "[pidfd]"))
+		return file->private_data;
+	return ERR_PTR(-EBADF);
+}
 
 #endif /* _MEMNOTIFY_COMPAT_H */

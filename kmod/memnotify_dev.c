@@ -49,6 +49,7 @@ static void mn_sub_free(struct mn_sub *sub)
 		free_page((unsigned long)sub->state_page);
 	if (sub->mm)
 		mmdrop(sub->mm);
+	mn_idle_free(sub);
 	put_pid(sub->tgid);
 	mutex_destroy(&sub->cfg_lock);
 	mutex_destroy(&sub->read_lock);
@@ -198,7 +199,7 @@ static __poll_t mn_poll(struct file *file, poll_table *wait)
 	struct mn_sub *sub = file->private_data;
 
 	poll_wait(file, &sub->wqh, wait);
-	return mn_queue_poll(sub);
+	return mn_queue_poll(sub) | mn_idle_poll(sub);
 }
 
 /*
@@ -299,26 +300,28 @@ static int mn_ioctl_set_mask(struct mn_sub *sub, u32 __user *uarg)
 	return 0;
 }
 
+/*
+ * struct memnotify_idle grew within ABI version 2: its first size
+ * (MEMNOTIFY_IDLE_SIZE_VER0: period and threshold) is accepted too, and
+ * means the opener as the target.  Other sizes are mn_copy_in()'s.
+ */
 static int mn_ioctl_set_idle(struct mn_sub *sub, void __user *uarg,
 			     size_t usize)
 {
-	struct memnotify_idle idle;
+	struct memnotify_idle idle = { .pidfd = MEMNOTIFY_IDLE_OPENER };
 	int err;
 
-	err = mn_copy_in(&idle, sizeof(idle), uarg, usize);
-	if (err)
-		return err;
-	if (idle.period_ms < MEMNOTIFY_IDLE_PERIOD_MIN_MS ||
-	    idle.period_ms > MEMNOTIFY_IDLE_PERIOD_MAX_MS ||
-	    !idle.threshold_ppm || idle.threshold_ppm > 1000000)
-		return -EINVAL;
-	mutex_lock(&sub->cfg_lock);
-	mn_idle_stop(sub);
-	sub->idle_period_ms = idle.period_ms;
-	sub->idle_threshold_ppm = idle.threshold_ppm;
-	mn_idle_update(sub);
-	mutex_unlock(&sub->cfg_lock);
-	return 0;
+	BUILD_BUG_ON(offsetof(struct memnotify_idle, pidfd) !=
+		     MEMNOTIFY_IDLE_SIZE_VER0);
+	if (usize == MEMNOTIFY_IDLE_SIZE_VER0) {
+		if (copy_from_user(&idle, uarg, MEMNOTIFY_IDLE_SIZE_VER0))
+			return -EFAULT;
+	} else {
+		err = mn_copy_in(&idle, sizeof(idle), uarg, usize);
+		if (err)
+			return err;
+	}
+	return mn_idle_set(sub, &idle);
 }
 
 static int mn_ioctl_get_idle(struct mn_sub *sub, void __user *uarg,
@@ -326,10 +329,9 @@ static int mn_ioctl_get_idle(struct mn_sub *sub, void __user *uarg,
 {
 	struct memnotify_idle idle;
 
-	mutex_lock(&sub->cfg_lock);
-	idle.period_ms = sub->idle_period_ms;
-	idle.threshold_ppm = sub->idle_threshold_ppm;
-	mutex_unlock(&sub->cfg_lock);
+	mn_idle_get(sub, &idle);
+	if (usize == MEMNOTIFY_IDLE_SIZE_VER0)
+		return copy_to_user(uarg, &idle, usize) ? -EFAULT : 0;
 	return mn_copy_out(uarg, usize, &idle, sizeof(idle));
 }
 

@@ -38,7 +38,10 @@
 
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_TIMEOUT = 3 };
 
-static const char *const type_names[] = { "pressure", "reclaim", "idle", "active" };
+static const char *const type_names[] = {
+	"pressure", "reclaim", "idle", "active", "exited"
+};
+#define NR_TYPES	((int)(sizeof(type_names) / sizeof(type_names[0])))
 static const char *const level_names[] = { "none", "low", "medium", "critical" };
 static const char *const source_names[] = {
 	"none", "shrinker", "threshold", "oom", "idle", "inject"
@@ -125,7 +128,7 @@ static uint32_t parse_events(const char *s)
 
 	for (;;) {
 		size_t len = strcspn(p, ",");
-		int i = lookup(p, len, type_names, 4);
+		int i = lookup(p, len, type_names, NR_TYPES);
 
 		if (len == 3 && !strncmp(p, "all", 3))
 			mask |= MEMNOTIFY_EVENT_ALL;
@@ -133,7 +136,7 @@ static uint32_t parse_events(const char *s)
 			mask |= 1u << i;
 		else
 			die(EXIT_USAGE, "--events: unknown event type '%.*s' "
-			    "(valid: pressure, reclaim, idle, active, all)", (int)len, p);
+			    "(valid: pressure, reclaim, idle, active, exited, all)", (int)len, p);
 		if (!p[len])
 			break;
 		p += len + 1;
@@ -147,11 +150,11 @@ static struct memnotify_inject parse_inject(const char *s)
 	struct memnotify_inject in = { .flags = MEMNOTIFY_INJECT_ALL };
 	const char *colon = strchr(s, ':');
 	size_t len = colon ? (size_t)(colon - s) : strlen(s);
-	int t = lookup(s, len, type_names, 4);
+	int t = lookup(s, len, type_names, NR_TYPES);
 
 	if (t < 0)
 		die(EXIT_USAGE, "--inject: unknown event type '%.*s' "
-		    "(valid: pressure, reclaim, idle, active)", (int)len, s);
+		    "(valid: pressure, reclaim, idle, active, exited)", (int)len, s);
 	in.type = 1u << t;
 	if (in.type == MEMNOTIFY_EVENT_PRESSURE) {
 		int l = colon ? lookup(colon + 1, strlen(colon + 1), level_names, 4) : -1;
@@ -187,6 +190,7 @@ static const char *type_of(uint32_t type, char *buf, size_t size)
 	case MEMNOTIFY_EVENT_RECLAIM: return "reclaim";
 	case MEMNOTIFY_EVENT_IDLE: return "idle";
 	case MEMNOTIFY_EVENT_ACTIVE: return "active";
+	case MEMNOTIFY_EVENT_EXITED: return "exited";
 	}
 	snprintf(buf, size, "unknown(%" PRIu32 ")", type);
 	return buf;
@@ -197,7 +201,7 @@ static void mask_string(uint32_t mask, char *buf, size_t size, bool json)
 	size_t n = 0;
 
 	buf[0] = 0;
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < NR_TYPES; i++) {
 		if (!(mask & (1u << i)))
 			continue;
 		n += (size_t)snprintf(buf + n, size - n, json ? "%s\"%s\"" : "%s%s",

@@ -33,9 +33,14 @@ OFF(memnotify_version, record_size, 4);
 OFF(memnotify_version, event_mask, 8);
 OFF(memnotify_version, reserved, 12);
 
-_Static_assert(sizeof(struct memnotify_idle) == 8, "idle size");
+_Static_assert(sizeof(struct memnotify_idle) == 16, "idle size");
+_Static_assert(MEMNOTIFY_IDLE_SIZE_VER1 == 16, "idle size 1");
+_Static_assert(MEMNOTIFY_IDLE_SIZE_VER0 == 8, "idle size 0");
 OFF(memnotify_idle, period_ms, 0);
 OFF(memnotify_idle, threshold_ppm, 4);
+OFF(memnotify_idle, pidfd, 8);
+OFF(memnotify_idle, flags, 12);
+_Static_assert(MEMNOTIFY_IDLE_OPENER == -1, "idle opener");
 
 _Static_assert(sizeof(struct memnotify_thresholds) == 16, "thresholds size");
 OFF(memnotify_thresholds, low_permille, 0);
@@ -54,8 +59,10 @@ OFF(memnotify_inject, reclaim_bytes, 16);
 _Static_assert(MEMNOTIFY_IOC_GET_VERSION == 0x8010B900u, "GET_VERSION");
 _Static_assert(MEMNOTIFY_IOC_SET_MASK == 0x4004B901u, "SET_MASK");
 _Static_assert(MEMNOTIFY_IOC_GET_MASK == 0x8004B902u, "GET_MASK");
-_Static_assert(MEMNOTIFY_IOC_SET_IDLE == 0x4008B903u, "SET_IDLE");
-_Static_assert(MEMNOTIFY_IOC_GET_IDLE == 0x8008B904u, "GET_IDLE");
+_Static_assert(MEMNOTIFY_IOC_SET_IDLE == 0x4010B903u, "SET_IDLE");
+_Static_assert(MEMNOTIFY_IOC_GET_IDLE == 0x8010B904u, "GET_IDLE");
+_Static_assert(MEMNOTIFY_EVENT_EXITED == 0x10u, "EXITED");
+_Static_assert(MEMNOTIFY_EVENT_ALL == 0x1fu, "event mask");
 _Static_assert(MEMNOTIFY_IOC_SET_CACHE == 0x4010B905u, "SET_CACHE");
 _Static_assert(MEMNOTIFY_IOC_RELEASED == 0x4010B906u, "RELEASED");
 _Static_assert(MEMNOTIFY_IOC_INJECT == 0x4018B907u, "INJECT");
@@ -127,8 +134,7 @@ TEST(record_fully_initialised)
 TEST(struct_sizes_short_refused)
 {
 	static const unsigned int cmds[] = {
-		MEMNOTIFY_IOC_GET_VERSION, MEMNOTIFY_IOC_SET_IDLE,
-		MEMNOTIFY_IOC_GET_IDLE, MEMNOTIFY_IOC_SET_CACHE,
+		MEMNOTIFY_IOC_GET_VERSION, MEMNOTIFY_IOC_SET_CACHE,
 		MEMNOTIFY_IOC_RELEASED, MEMNOTIFY_IOC_INJECT,
 		MEMNOTIFY_IOC_SET_THRESHOLDS, MEMNOTIFY_IOC_GET_THRESHOLDS,
 		MEMNOTIFY_IOC_GET_STATE,
@@ -147,6 +153,45 @@ TEST(struct_sizes_short_refused)
 		EXPECT_EQ(-1, ioctl(fd, GROWN(cmds[i], 0), buf));
 		EXPECT_EQ(EINVAL, errno);
 	}
+	/* struct memnotify_idle: below its first size and between sizes. */
+	for (unsigned int size = 0; size < MEMNOTIFY_IDLE_SIZE_VER1; size += 4) {
+		if (size == MEMNOTIFY_IDLE_SIZE_VER0)
+			continue;
+		EXPECT_EQ(-1, ioctl(fd, GROWN(MEMNOTIFY_IOC_SET_IDLE, size), buf));
+		EXPECT_EQ(EINVAL, errno) TH_LOG("SET_IDLE size %u", size);
+		EXPECT_EQ(-1, ioctl(fd, GROWN(MEMNOTIFY_IOC_GET_IDLE, size), buf));
+		EXPECT_EQ(EINVAL, errno) TH_LOG("GET_IDLE size %u", size);
+	}
+	close(fd);
+}
+
+/*
+ * struct memnotify_idle grew within version 2: its first size (period and
+ * threshold) still works, and sets the opener as the target.
+ */
+TEST(idle_first_size)
+{
+	__u32 old[4] = { 2000, 5000, 0xaaaaaaaa, 0xaaaaaaaa };
+	struct memnotify_idle got;
+	int fd = mn_open();
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioctl(fd, GROWN(MEMNOTIFY_IOC_SET_IDLE,
+				     MEMNOTIFY_IDLE_SIZE_VER0), old));
+	ASSERT_EQ(0, ioctl(fd, MEMNOTIFY_IOC_GET_IDLE, &got));
+	EXPECT_EQ(2000, got.period_ms);
+	EXPECT_EQ(5000, got.threshold_ppm);
+	EXPECT_EQ(MEMNOTIFY_IDLE_OPENER, got.pidfd);
+	EXPECT_EQ(MEMNOTIFY_IDLE_KEEP_TARGET, got.flags);
+	memset(old, 0, sizeof(old));
+	old[2] = old[3] = 0xaaaaaaaa;
+	ASSERT_EQ(0, ioctl(fd, GROWN(MEMNOTIFY_IOC_GET_IDLE,
+				     MEMNOTIFY_IDLE_SIZE_VER0), old));
+	EXPECT_EQ(2000, old[0]);
+	EXPECT_EQ(5000, old[1]);
+	/* Nothing written past the first size. */
+	EXPECT_EQ(0xaaaaaaaa, old[2]);
+	EXPECT_EQ(0xaaaaaaaa, old[3]);
 	close(fd);
 }
 
@@ -180,7 +225,8 @@ TEST(struct_sizes_grown_input)
 	struct {
 		struct memnotify_idle idle;
 		__u64 tail;
-	} idle = { .idle = { .period_ms = 2000, .threshold_ppm = 5000 } };
+	} idle = { .idle = { .period_ms = 2000, .threshold_ppm = 5000,
+			     .pidfd = MEMNOTIFY_IDLE_OPENER } };
 	struct memnotify_idle got;
 	struct memnotify_state st;
 	int fd = mn_open();

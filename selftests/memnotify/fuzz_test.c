@@ -171,7 +171,7 @@ static bool ours(unsigned int cmd)
 static bool ioctl_errno_ok(int e)
 {
 	return e == ENOTTY || e == EINVAL || e == EFAULT || e == EPERM ||
-	       e == EBADF || e == E2BIG || e == EAGAIN;
+	       e == EBADF || e == E2BIG || e == EAGAIN || e == ESRCH;
 }
 
 /* Counts of what the storm did, per process, summed by the parent. */
@@ -328,6 +328,7 @@ TEST_F_TIMEOUT(fuzz, random_settings, 3600)
 			.period_ms = rnd(&s) % 2 ? 50 + rnd(&s) % 200 : (__u32)rnd(&s),
 			.threshold_ppm = rnd(&s) % 2 ? 1 + rnd(&s) % 1000000 :
 						       (__u32)rnd(&s),
+			.pidfd = MEMNOTIFY_IDLE_OPENER,
 		};
 		__u64 cache = rnd(&s) % 2 ? rnd(&s) % (total + 1) : rnd(&s);
 		bool mask_ok = !(mask & ~MEMNOTIFY_EVENT_ALL);
@@ -431,8 +432,9 @@ static void storm_inject(int fd, struct storm *st, struct tally *t,
 	static const __u32 types[] = {
 		MEMNOTIFY_EVENT_PRESSURE, MEMNOTIFY_EVENT_RECLAIM,
 		MEMNOTIFY_EVENT_IDLE, MEMNOTIFY_EVENT_ACTIVE,
+		MEMNOTIFY_EVENT_EXITED,
 	};
-	__u32 type = types[rnd(s) % 4];
+	__u32 type = types[rnd(s) % 5];
 	__u32 level = type == MEMNOTIFY_EVENT_PRESSURE ? 1 + rnd(s) % 3 : 0;
 	int r = mn_inject(fd, type, level, rnd(s) % 2 ? MEMNOTIFY_INJECT_ALL : 0,
 			  type == MEMNOTIFY_EVENT_RECLAIM ? 1 + rnd(s) % 4096 : 0);

@@ -28,6 +28,10 @@ TEST(inject_every_type_as_root)
 	ASSERT_EQ((ssize_t)MN_REC, read(fd, &ev, sizeof(ev)));
 	EXPECT_EQ(MEMNOTIFY_EVENT_ACTIVE, ev.type);
 	EXPECT_EQ(MEMNOTIFY_LEVEL_NONE, ev.level);
+	ASSERT_EQ(0, mn_inject(fd, MEMNOTIFY_EVENT_EXITED, 0, 0, 0));
+	ASSERT_EQ((ssize_t)MN_REC, read(fd, &ev, sizeof(ev)));
+	EXPECT_EQ(MEMNOTIFY_EVENT_EXITED, ev.type);
+	EXPECT_EQ(MEMNOTIFY_LEVEL_NONE, ev.level);
 	close(fd);
 }
 
@@ -43,7 +47,7 @@ TEST(inject_invalid)
 		EXPECT_EQ(EINVAL, errno);				\
 	} while (0)
 	BAD(.type = 0);
-	BAD(.type = 0x10);
+	BAD(.type = MEMNOTIFY_EVENT_ALL + 1);
 	BAD(.type = MEMNOTIFY_EVENT_PRESSURE | MEMNOTIFY_EVENT_RECLAIM, .level = 1);
 	BAD(.type = MEMNOTIFY_EVENT_PRESSURE, .level = 0);
 	BAD(.type = MEMNOTIFY_EVENT_PRESSURE, .level = 4);

@@ -18,7 +18,9 @@ TEST(filtering)
 	static const __u32 types[] = {
 		MEMNOTIFY_EVENT_PRESSURE, MEMNOTIFY_EVENT_RECLAIM,
 		MEMNOTIFY_EVENT_IDLE, MEMNOTIFY_EVENT_ACTIVE,
+		MEMNOTIFY_EVENT_EXITED,
 	};
+	const unsigned int n = sizeof(types) / sizeof(types[0]);
 	struct memnotify_event ev;
 	__u32 mask, got, seen;
 	int fd = mn_open_nb();
@@ -29,7 +31,7 @@ TEST(filtering)
 		ASSERT_EQ(0, mn_set_mask(fd, mask));
 		ASSERT_EQ(0, ioctl(fd, MEMNOTIFY_IOC_GET_MASK, &got));
 		ASSERT_EQ(mask, got);
-		for (i = 0; i < 4; i++) {
+		for (i = 0; i < n; i++) {
 			__u32 t = types[i];
 
 			ASSERT_EQ(0, mn_inject(fd, t,
@@ -39,7 +41,7 @@ TEST(filtering)
 		}
 		/* One record per wanted type (a pending RECLAIM comes first). */
 		seen = 0;
-		for (j = 0; j < 4; j++) {
+		for (j = 0; j < n; j++) {
 			if (!(mask & types[j]))
 				continue;
 			ASSERT_EQ((ssize_t)MN_REC, read(fd, &ev, sizeof(ev)))
@@ -78,7 +80,7 @@ TEST(invalid_mask)
 	int fd = mn_open();
 
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(-1, mn_set_mask(fd, 0x10));
+	EXPECT_EQ(-1, mn_set_mask(fd, MEMNOTIFY_EVENT_ALL + 1));
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(-1, mn_set_mask(fd, 0x80000000u | MEMNOTIFY_EVENT_PRESSURE));
 	EXPECT_EQ(EINVAL, errno);

@@ -164,7 +164,7 @@ TEST(text_output_shows_injected_events)
 	ASSERT_EQ(0, spawn(&p, argv, -1));
 	ASSERT_LT(0, read_line(p.out, line, sizeof(line), LINE_MS));
 	ASSERT_TRUE(starts(line, "subscribed device=/dev/memnotify abi=2 "
-			   "mask=pressure,reclaim,idle,active idle_period_ms=3600000 "))
+			   "mask=pressure,reclaim,idle,active,exited idle_period_ms=3600000 "))
 		TH_LOG("first line: %s", line);
 
 	/*
@@ -341,7 +341,7 @@ TEST(bad_options_fail_with_one_line)
 	EXPECT_STREQ("memnotify-watch: unknown option '--bogus' (see --help)\n", err);
 	EXPECT_EQ(2, run(events, -1, out, sizeof(out), err, sizeof(err)));
 	EXPECT_STREQ("memnotify-watch: --events: unknown event type 'nope' "
-		     "(valid: pressure, reclaim, idle, active, all)\n", err);
+		     "(valid: pressure, reclaim, idle, active, exited, all)\n", err);
 	EXPECT_EQ(2, run(count, -1, out, sizeof(out), err, sizeof(err)));
 	EXPECT_TRUE(starts(err, "memnotify-watch: --count: 0 is out of range")) TH_LOG("%s", err);
 	EXPECT_EQ(2, run(level, -1, out, sizeof(out), err, sizeof(err)));

@@ -11,8 +11,10 @@
  *    to zero in the same step.  A request is therefore never dropped when
  *    the queue overflows and never counted twice.
  * read() returns whole records only, a pending RECLAIM record first.  poll()
- * reports EPOLLIN while records are queued or reclaim is pending, and
- * additionally EPOLLPRI while a CRITICAL pressure record is queued.
+ * reports EPOLLIN while records are queued or reclaim is pending,
+ * additionally EPOLLPRI while a CRITICAL pressure record is queued, and
+ * EPOLLHUP once the idle target has exited while the mask holds IDLE,
+ * ACTIVE or EXITED (see struct memnotify_idle).
  *
  * Units: every amount of memory in this ABI is in bytes (page sizes differ
  * between configurations of one architecture); times are CLOCK_MONOTONIC
@@ -27,7 +29,9 @@
  * size the caller compiled in from the command (_IOC_SIZE).  A larger
  * structure is accepted if the bytes past the ones this kernel knows are
  * zero (input) or are cleared (output); a non-zero tail is refused with
- * E2BIG; a structure smaller than the version-2 one is refused with EINVAL.
+ * E2BIG; a structure smaller than the version-2 one is refused with EINVAL
+ * (struct memnotify_idle, which grew within version 2, also accepts its
+ * first size, MEMNOTIFY_IDLE_SIZE_VER0).
  *
  * Cache reports cannot race requests: MEMNOTIFY_IOC_SET_CACHE carries the
  * request_seq of the last RECLAIM record the caller read, and is refused
@@ -65,10 +69,14 @@
 /* Event types; also the bits of the per-fd mask (MEMNOTIFY_IOC_SET_MASK). */
 #define MEMNOTIFY_EVENT_PRESSURE	0x1u	/* memory pressure, see levels */
 #define MEMNOTIFY_EVENT_RECLAIM		0x2u	/* please free reclaim_bytes */
-#define MEMNOTIFY_EVENT_IDLE		0x4u	/* thread group went idle */
-#define MEMNOTIFY_EVENT_ACTIVE		0x8u	/* thread group is busy again */
-#define MEMNOTIFY_EVENT_ALL		0xfu
-/* Mask of a freshly opened fd: IDLE/ACTIVE tracking is opt-in. */
+#define MEMNOTIFY_EVENT_IDLE		0x4u	/* idle target went idle */
+#define MEMNOTIFY_EVENT_ACTIVE		0x8u	/* idle target is busy again */
+#define MEMNOTIFY_EVENT_EXITED		0x10u	/* idle target has exited */
+#define MEMNOTIFY_EVENT_ALL		0x1fu
+/*
+ * Mask of a freshly opened fd: the idle target's events (IDLE, ACTIVE,
+ * EXITED; see struct memnotify_idle) are opt-in.
+ */
 #define MEMNOTIFY_MASK_DEFAULT \
 	(MEMNOTIFY_EVENT_PRESSURE | MEMNOTIFY_EVENT_RECLAIM)
 
@@ -82,7 +90,7 @@
 #define MEMNOTIFY_SOURCE_SHRINKER	1u	/* the kernel called the shrinker */
 #define MEMNOTIFY_SOURCE_THRESHOLD	2u	/* available memory below a threshold */
 #define MEMNOTIFY_SOURCE_OOM		3u	/* OOM path entered, a kill may follow */
-#define MEMNOTIFY_SOURCE_IDLE		4u	/* idle tracking of the subscriber */
+#define MEMNOTIFY_SOURCE_IDLE		4u	/* idle tracking of the fd's target */
 #define MEMNOTIFY_SOURCE_INJECT		5u	/* MEMNOTIFY_IOC_INJECT */
 
 /* struct memnotify_event.flags */
@@ -113,8 +121,9 @@
  * @request_seq:	RECLAIM: the fd's request counter after the last
  *			request carried (pass it to MEMNOTIFY_IOC_SET_CACHE);
  *			otherwise zero
- * @cpu_ppm:		IDLE and ACTIVE: CPU use over the idle period in
- *			parts per million of one CPU; otherwise zero
+ * @cpu_ppm:		IDLE and ACTIVE: the idle target's CPU use over the
+ *			idle period in parts per million of one CPU;
+ *			otherwise zero (EXITED included)
  * @free_bytes:		free memory in the system when the record was
  *			raised (refreshed like @timestamp_ns)
  * @avail_bytes:	available memory (MemAvailable) at that time
@@ -158,17 +167,62 @@ struct memnotify_version {
 /**
  * struct memnotify_idle - MEMNOTIFY_IOC_SET_IDLE / MEMNOTIFY_IOC_GET_IDLE
  * @period_ms:		idle period, MEMNOTIFY_IDLE_PERIOD_MIN_MS ..
- *			MEMNOTIFY_IDLE_PERIOD_MAX_MS (default 1000)
- * @threshold_ppm:	the thread group is idle while its CPU use over the
- *			last period is below this many parts per million of
- *			one CPU, 1 .. 1000000 (default 10000, i.e. 1%)
+ *			MEMNOTIFY_IDLE_PERIOD_MAX_MS (default 1000); below
+ *			MEMNOTIFY_IDLE_PERIOD_MIN_UNPRIV_MS only with
+ *			CAP_SYS_RESOURCE, else EPERM
+ * @threshold_ppm:	the target is idle while its CPU use over the last
+ *			period is below this many parts per million of one
+ *			CPU, 1 .. 1000000 (default 10000, i.e. 1%)
+ * @pidfd:		SET: MEMNOTIFY_IDLE_OPENER (-1) for the process that
+ *			opened the fd (the default), or a pidfd (pidfd_open(2),
+ *			clone(CLONE_PIDFD)) of the process to track; GET: -1
+ * @flags:		SET: MEMNOTIFY_IDLE_KEEP_TARGET to keep the current
+ *			target (@pidfd must then be -1); GET:
+ *			MEMNOTIFY_IDLE_KEEP_TARGET, so that a structure read
+ *			with GET and written back with SET changes only what
+ *			the caller changed
+ *
+ * The idle target is a thread group: IDLE/ACTIVE are decided by the CPU
+ * time of all its threads, and its exit is reported.  It is fixed when set,
+ * so a forked child or a process that receives the fd (SCM_RIGHTS) hears
+ * about the target, not about itself, until SET_IDLE changes it.  Naming a
+ * process by pidfd requires that the caller may read it as
+ * ptrace_may_access(PTRACE_MODE_READ_REALCREDS) would decide (same thread
+ * group; or real uid and gid equal to all the target's uids and gids, or
+ * CAP_SYS_PTRACE in the target's user namespace; and CAP_SYS_PTRACE in the
+ * namespace of its memory if it is not dumpable), else EPERM; the security
+ * modules' ptrace hook is not consulted (it is not available to modules).
+ * An fd that is not open gives EBADF, an open fd that is not a pidfd
+ * EBADF too (as the pidfd system calls do), a process already reaped ESRCH,
+ * an unknown flag EINVAL.
+ *
+ * When the target's thread group has exited (every thread gone, the
+ * leader a zombie or reaped), one EXITED record is queued (if EXITED is in
+ * the mask), sampling stops, and poll() reports EPOLLHUP for as long as
+ * the mask holds IDLE, ACTIVE or EXITED; setting a new target starts over.
+ *
+ * Sampling runs 32 times per period, only while IDLE or ACTIVE is in the
+ * mask, on a deferrable work item of the power-efficient workqueue: a
+ * sample due while its CPU sleeps waits for that CPU's next wakeup, so on
+ * an otherwise idle machine IDLE can come later than one period after the
+ * target went quiet.
+ *
+ * Sizes: MEMNOTIFY_IDLE_SIZE_VER0 (8 bytes: period and threshold, the
+ * target being the opener) and the current 16 are accepted.
  */
 struct memnotify_idle {
 	__u32 period_ms;
 	__u32 threshold_ppm;
+	__s32 pidfd;
+	__u32 flags;
 };
 
+#define MEMNOTIFY_IDLE_SIZE_VER0	8u
+#define MEMNOTIFY_IDLE_SIZE_VER1	16u
+#define MEMNOTIFY_IDLE_OPENER		(-1)
+#define MEMNOTIFY_IDLE_KEEP_TARGET	0x1u
 #define MEMNOTIFY_IDLE_PERIOD_MIN_MS	50u
+#define MEMNOTIFY_IDLE_PERIOD_MIN_UNPRIV_MS 1000u
 #define MEMNOTIFY_IDLE_PERIOD_MAX_MS	3600000u
 
 /**
@@ -316,7 +370,7 @@ struct memnotify_state_page {
 /* Event types this fd receives (MEMNOTIFY_EVENT_* bits, others: EINVAL). */
 #define MEMNOTIFY_IOC_SET_MASK		_IOW(MEMNOTIFY_IOC_MAGIC, 0x01, __u32)
 #define MEMNOTIFY_IOC_GET_MASK		_IOR(MEMNOTIFY_IOC_MAGIC, 0x02, __u32)
-/* Idle period and CPU threshold of this fd. */
+/* Idle period, CPU threshold and target of this fd. */
 #define MEMNOTIFY_IOC_SET_IDLE		_IOW(MEMNOTIFY_IOC_MAGIC, 0x03, struct memnotify_idle)
 #define MEMNOTIFY_IOC_GET_IDLE		_IOR(MEMNOTIFY_IOC_MAGIC, 0x04, struct memnotify_idle)
 /*
