@@ -302,13 +302,13 @@ static int mn_ioctl_set_mask(struct mn_sub *sub, u32 __user *uarg)
 
 /*
  * struct memnotify_idle grew within ABI version 2: its first size
- * (MEMNOTIFY_IDLE_SIZE_VER0: period and threshold) is accepted too, and
- * means the opener as the target.  Other sizes are mn_copy_in()'s.
+ * (MEMNOTIFY_IDLE_SIZE_VER0: period and threshold) is accepted too: the
+ * zeros after it mean the opener as the target.  Other sizes are mn_copy_in()'s.
  */
 static int mn_ioctl_set_idle(struct mn_sub *sub, void __user *uarg,
 			     size_t usize)
 {
-	struct memnotify_idle idle = { .pidfd = MEMNOTIFY_IDLE_OPENER };
+	struct memnotify_idle idle = {};
 	int err;
 
 	BUILD_BUG_ON(offsetof(struct memnotify_idle, pidfd) !=

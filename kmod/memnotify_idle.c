@@ -432,20 +432,22 @@ void mn_idle_stop(struct mn_sub *sub)
 /* MEMNOTIFY_IOC_SET_IDLE (the structure copied in, any size). */
 int mn_idle_set(struct mn_sub *sub, const struct memnotify_idle *idle)
 {
+	const u32 both = MEMNOTIFY_IDLE_TARGET_PIDFD | MEMNOTIFY_IDLE_KEEP_TARGET;
 	bool keep = idle->flags & MEMNOTIFY_IDLE_KEEP_TARGET;
+	bool by_pidfd = idle->flags & MEMNOTIFY_IDLE_TARGET_PIDFD;
 	struct pid *target = NULL;
 
 	if (idle->period_ms < MEMNOTIFY_IDLE_PERIOD_MIN_MS ||
 	    idle->period_ms > MEMNOTIFY_IDLE_PERIOD_MAX_MS ||
 	    !idle->threshold_ppm || idle->threshold_ppm > 1000000 ||
-	    (idle->flags & ~MEMNOTIFY_IDLE_KEEP_TARGET) ||
-	    (keep && idle->pidfd != MEMNOTIFY_IDLE_OPENER))
+	    (idle->flags & ~both) || (idle->flags & both) == both ||
+	    (!by_pidfd && idle->pidfd))
 		return -EINVAL;
 	/* Short periods cost CPU time that nobody is charged for. */
 	if (idle->period_ms < MEMNOTIFY_IDLE_PERIOD_MIN_UNPRIV_MS &&
 	    !capable(CAP_SYS_RESOURCE))
 		return -EPERM;
-	if (!keep && idle->pidfd != MEMNOTIFY_IDLE_OPENER) {
+	if (by_pidfd) {
 		target = mn_idle_pidfd_target(idle->pidfd);
 		if (IS_ERR(target))
 			return PTR_ERR(target);
@@ -473,7 +475,6 @@ void mn_idle_get(struct mn_sub *sub, struct memnotify_idle *idle)
 	idle->period_ms = sub->idle_period_ms;
 	idle->threshold_ppm = sub->idle_threshold_ppm;
 	mutex_unlock(&sub->cfg_lock);
-	idle->pidfd = MEMNOTIFY_IDLE_OPENER;
 	idle->flags = MEMNOTIFY_IDLE_KEEP_TARGET;
 }
 

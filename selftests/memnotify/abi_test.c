@@ -40,7 +40,8 @@ OFF(memnotify_idle, period_ms, 0);
 OFF(memnotify_idle, threshold_ppm, 4);
 OFF(memnotify_idle, pidfd, 8);
 OFF(memnotify_idle, flags, 12);
-_Static_assert(MEMNOTIFY_IDLE_OPENER == -1, "idle opener");
+_Static_assert(MEMNOTIFY_IDLE_TARGET_PIDFD == 1, "idle target by pidfd");
+_Static_assert(MEMNOTIFY_IDLE_KEEP_TARGET == 2, "idle target kept");
 
 _Static_assert(sizeof(struct memnotify_thresholds) == 16, "thresholds size");
 OFF(memnotify_thresholds, low_permille, 0);
@@ -181,7 +182,7 @@ TEST(idle_first_size)
 	ASSERT_EQ(0, ioctl(fd, MEMNOTIFY_IOC_GET_IDLE, &got));
 	EXPECT_EQ(2000, got.period_ms);
 	EXPECT_EQ(5000, got.threshold_ppm);
-	EXPECT_EQ(MEMNOTIFY_IDLE_OPENER, got.pidfd);
+	EXPECT_EQ(0, got.pidfd);
 	EXPECT_EQ(MEMNOTIFY_IDLE_KEEP_TARGET, got.flags);
 	memset(old, 0, sizeof(old));
 	old[2] = old[3] = 0xaaaaaaaa;
@@ -225,8 +226,7 @@ TEST(struct_sizes_grown_input)
 	struct {
 		struct memnotify_idle idle;
 		__u64 tail;
-	} idle = { .idle = { .period_ms = 2000, .threshold_ppm = 5000,
-			     .pidfd = MEMNOTIFY_IDLE_OPENER } };
+	} idle = { .idle = { .period_ms = 2000, .threshold_ppm = 5000 } };
 	struct memnotify_idle got;
 	struct memnotify_state st;
 	int fd = mn_open();

@@ -328,7 +328,6 @@ TEST_F_TIMEOUT(fuzz, random_settings, 3600)
 			.period_ms = rnd(&s) % 2 ? 50 + rnd(&s) % 200 : (__u32)rnd(&s),
 			.threshold_ppm = rnd(&s) % 2 ? 1 + rnd(&s) % 1000000 :
 						       (__u32)rnd(&s),
-			.pidfd = MEMNOTIFY_IDLE_OPENER,
 		};
 		__u64 cache = rnd(&s) % 2 ? rnd(&s) % (total + 1) : rnd(&s);
 		bool mask_ok = !(mask & ~MEMNOTIFY_EVENT_ALL);

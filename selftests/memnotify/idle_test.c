@@ -33,14 +33,17 @@
 
 static int set_idle_target(int fd, __u32 period_ms, __u32 ppm, int pidfd)
 {
-	struct memnotify_idle idle = { period_ms, ppm, pidfd, 0 };
+	struct memnotify_idle idle = { period_ms, ppm, pidfd,
+				       MEMNOTIFY_IDLE_TARGET_PIDFD };
 
 	return ioctl(fd, MEMNOTIFY_IOC_SET_IDLE, &idle);
 }
 
 static int set_idle(int fd, __u32 period_ms, __u32 ppm)
 {
-	return set_idle_target(fd, period_ms, ppm, MEMNOTIFY_IDLE_OPENER);
+	struct memnotify_idle idle = { period_ms, ppm, 0, 0 };
+
+	return ioctl(fd, MEMNOTIFY_IOC_SET_IDLE, &idle);
 }
 
 static int pidfd_open(pid_t pid)
@@ -660,7 +663,7 @@ TEST(pidfd_permission)
 /* Bad targets and flags get clear errors and change nothing. */
 TEST(bad_targets)
 {
-	struct memnotify_idle idle = { 2000, PPM, MEMNOTIFY_IDLE_OPENER, 0 };
+	struct memnotify_idle idle = { 2000, PPM, 0, 0 };
 	int fd = mn_open(), nul = open("/dev/null", O_RDONLY);
 
 	ASSERT_LE(0, fd);
@@ -674,16 +677,25 @@ TEST(bad_targets)
 	EXPECT_EQ(EBADF, errno);
 	EXPECT_EQ(-1, set_idle_target(fd, 3000, PPM, fd));
 	EXPECT_EQ(EBADF, errno);
-	idle = (struct memnotify_idle){ 3000, PPM, MEMNOTIFY_IDLE_OPENER, 2 };
+	idle = (struct memnotify_idle){ 3000, PPM, 0, 4 };
 	EXPECT_EQ(-1, ioctl(fd, MEMNOTIFY_IOC_SET_IDLE, &idle));
 	EXPECT_EQ(EINVAL, errno);
 	idle = (struct memnotify_idle){ 3000, PPM, nul, MEMNOTIFY_IDLE_KEEP_TARGET };
 	EXPECT_EQ(-1, ioctl(fd, MEMNOTIFY_IOC_SET_IDLE, &idle));
 	EXPECT_EQ(EINVAL, errno);
+	/* a pidfd only with the flag that says it is one: fd 0 of a zeroed
+	 * structure never names a target */
+	idle = (struct memnotify_idle){ 3000, PPM, nul, 0 };
+	EXPECT_EQ(-1, ioctl(fd, MEMNOTIFY_IOC_SET_IDLE, &idle));
+	EXPECT_EQ(EINVAL, errno);
+	idle = (struct memnotify_idle){ 3000, PPM, 0, MEMNOTIFY_IDLE_TARGET_PIDFD |
+						     MEMNOTIFY_IDLE_KEEP_TARGET };
+	EXPECT_EQ(-1, ioctl(fd, MEMNOTIFY_IOC_SET_IDLE, &idle));
+	EXPECT_EQ(EINVAL, errno);
 	ASSERT_EQ(0, ioctl(fd, MEMNOTIFY_IOC_GET_IDLE, &idle));
 	EXPECT_EQ(2000, idle.period_ms);
 	/* What GET returns, SET takes back: it keeps the target. */
-	EXPECT_EQ(MEMNOTIFY_IDLE_OPENER, idle.pidfd);
+	EXPECT_EQ(0, idle.pidfd);
 	EXPECT_EQ(MEMNOTIFY_IDLE_KEEP_TARGET, idle.flags);
 	idle.period_ms = 3000;
 	EXPECT_EQ(0, ioctl(fd, MEMNOTIFY_IOC_SET_IDLE, &idle));

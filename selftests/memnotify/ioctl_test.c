@@ -69,7 +69,7 @@ TEST(idle_out_of_range)
 	EXPECT_EQ(1000, def.period_ms);
 	EXPECT_EQ(10000, def.threshold_ppm);
 #define BAD(p, t) do {							\
-		idle = (struct memnotify_idle){ p, t, MEMNOTIFY_IDLE_OPENER, 0 }; \
+		idle = (struct memnotify_idle){ p, t, 0, 0 }; \
 		EXPECT_EQ(-1, ioctl(fd, MEMNOTIFY_IOC_SET_IDLE, &idle));	\
 		EXPECT_EQ(EINVAL, errno);				\
 	} while (0)
@@ -80,10 +80,10 @@ TEST(idle_out_of_range)
 	BAD(1000, 1000001);
 #undef BAD
 	idle = (struct memnotify_idle){ MEMNOTIFY_IDLE_PERIOD_MIN_MS, 1,
-					MEMNOTIFY_IDLE_OPENER, 0 };
+					0, 0 };
 	EXPECT_EQ(0, ioctl(fd, MEMNOTIFY_IOC_SET_IDLE, &idle));
 	idle = (struct memnotify_idle){ MEMNOTIFY_IDLE_PERIOD_MAX_MS, 1000000,
-					MEMNOTIFY_IDLE_OPENER, 0 };
+					0, 0 };
 	EXPECT_EQ(0, ioctl(fd, MEMNOTIFY_IOC_SET_IDLE, &idle));
 	ASSERT_EQ(0, ioctl(fd, MEMNOTIFY_IOC_GET_IDLE, &idle));
 	EXPECT_EQ(MEMNOTIFY_IDLE_PERIOD_MAX_MS, idle.period_ms);

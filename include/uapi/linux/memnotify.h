@@ -173,14 +173,17 @@ struct memnotify_version {
  * @threshold_ppm:	the target is idle while its CPU use over the last
  *			period is below this many parts per million of one
  *			CPU, 1 .. 1000000 (default 10000, i.e. 1%)
- * @pidfd:		SET: MEMNOTIFY_IDLE_OPENER (-1) for the process that
- *			opened the fd (the default), or a pidfd (pidfd_open(2),
- *			clone(CLONE_PIDFD)) of the process to track; GET: -1
- * @flags:		SET: MEMNOTIFY_IDLE_KEEP_TARGET to keep the current
- *			target (@pidfd must then be -1); GET:
- *			MEMNOTIFY_IDLE_KEEP_TARGET, so that a structure read
- *			with GET and written back with SET changes only what
- *			the caller changed
+ * @pidfd:		with MEMNOTIFY_IDLE_TARGET_PIDFD in @flags: a pidfd
+ *			(pidfd_open(2), clone(CLONE_PIDFD)) of the process to
+ *			track; otherwise 0
+ * @flags:		SET: 0 for the process that opened the fd (the default
+ *			target), MEMNOTIFY_IDLE_TARGET_PIDFD for the process
+ *			@pidfd names, or MEMNOTIFY_IDLE_KEEP_TARGET to keep the
+ *			current one; GET: MEMNOTIFY_IDLE_KEEP_TARGET, so that a
+ *			structure read with GET and written back with SET
+ *			changes only what the caller changed.  A structure
+ *			filled with zeros but for the period and threshold
+ *			thus means the opener.
  *
  * The idle target is a thread group: IDLE/ACTIVE are decided by the CPU
  * time of all its threads, and its exit is reported.  It is fixed when set,
@@ -194,7 +197,8 @@ struct memnotify_version {
  * modules' ptrace hook is not consulted (it is not available to modules).
  * An fd that is not open gives EBADF, an open fd that is not a pidfd
  * EBADF too (as the pidfd system calls do), a process already reaped ESRCH,
- * an unknown flag EINVAL.
+ * an unknown flag, both target flags, or a
+ * non-zero @pidfd without MEMNOTIFY_IDLE_TARGET_PIDFD EINVAL.
  *
  * When the target's thread group has exited (every thread gone, the
  * leader a zombie or reaped), one EXITED record is queued (if EXITED is in
@@ -219,8 +223,8 @@ struct memnotify_idle {
 
 #define MEMNOTIFY_IDLE_SIZE_VER0	8u
 #define MEMNOTIFY_IDLE_SIZE_VER1	16u
-#define MEMNOTIFY_IDLE_OPENER		(-1)
-#define MEMNOTIFY_IDLE_KEEP_TARGET	0x1u
+#define MEMNOTIFY_IDLE_TARGET_PIDFD	0x1u
+#define MEMNOTIFY_IDLE_KEEP_TARGET	0x2u
 #define MEMNOTIFY_IDLE_PERIOD_MIN_MS	50u
 #define MEMNOTIFY_IDLE_PERIOD_MIN_UNPRIV_MS 1000u
 #define MEMNOTIFY_IDLE_PERIOD_MAX_MS	3600000u
