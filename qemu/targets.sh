@@ -46,18 +46,29 @@ set_arch() {
 		K_ARCH=x86 CROSS_COMPILE= GNU_TRIPLET=x86_64-linux-gnu
 		MUSL_TRIPLET=x86_64-linux-musl DEB_ARCH=amd64 DEB_SUITE=bookworm UAPI_LINE=6.1
 		K_IMAGE=arch/x86/boot/bzImage K_IMAGE_TARGET=bzImage
-		# A test VM needs no PS/2 controller (its probe holds up init), SMBus,
-		# VMware port, VGA, NIC or drives (-nodefaults: SeaBIOS skips their
-		# option ROMs and probes), nor the IO-APIC timer check.  Under TCG the
-		# guest's TSC runs at the host's rate: lpj= presets the delay loop from
-		# the host's clock (at HZ=250, which these kernels and Debian's use), so
-		# the second CPU does not measure it (0.25 s of every boot, and the
-		# measurement fails under emulation anyway).
+		# QEMU's microvm machine: the 16550 console, IO-APICs and RTC, and
+		# hardware-reduced ACPI tables small enough to interpret at once (a
+		# 336-byte DSDT; poweroff through ACPI as on -M pc); no PCI bus (the
+		# kernels say "PCI: Fatal: No config space access function found"
+		# and go on), no PIIX, PS/2, SMBus or VGA to probe, no legacy timer
+		# interrupt to check, and qboot instead of SeaBIOS.  -nodefaults: no
+		# NIC or drives.  Under TCG the guest's TSC is the host's, read by
+		# both vCPUs, at the host's rate: tsc_early_khz= gives the kernel
+		# that rate (no PIT/HPET calibration loop, which often fails under
+		# emulation and then takes 0.1 s) and lpj= presets the delay loop
+		# from it (at HZ=250, which these kernels and Debian's use), so the
+		# second CPU does not measure it.  On a host whose TSC is constant,
+		# tsc=reliable keeps the TSC as the guest's clocksource: the emulated
+		# CPU has no invariant-TSC bit, so the kernel would call it
+		# unsynchronised and read the time from an emulated timer.
 		QEMU_BIN=qemu-system-x86_64
-		QEMU_MACHINE="-M pc,i8042=off,vmport=off,smbus=off -nodefaults -cpu max"
+		QEMU_MACHINE="-M microvm -nodefaults -cpu max"
 		local khz
 		khz=$(awk '/^cpu MHz/ { printf "%d", $4 * 1000; exit }' /proc/cpuinfo 2>/dev/null)
-		CONSOLE=ttyS0 KERNEL_APPEND="no_timer_check${khz:+ lpj=$((khz * 4))}" ;;
+		CONSOLE=ttyS0 KERNEL_APPEND="${khz:+tsc_early_khz=$khz lpj=$((khz * 4))}"
+		if grep -qw constant_tsc /proc/cpuinfo 2>/dev/null; then
+			KERNEL_APPEND="$KERNEL_APPEND tsc=reliable"
+		fi ;;
 	arm64)
 		K_ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- GNU_TRIPLET=aarch64-linux-gnu
 		MUSL_TRIPLET=aarch64-linux-musl DEB_ARCH=arm64 DEB_SUITE=bookworm UAPI_LINE=6.1
