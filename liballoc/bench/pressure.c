@@ -15,6 +15,8 @@
  *   returned        ms from first pressure until the service's Rss is within
  *                   8 MiB of its Rss before it filled its cache (0 = before)
  *   MiB*s           integral of the service's Rss while the hog ran
+ *   LazyFree        of the Rss held at the end, what the service gave the
+ *                   kernel with MADV_FREE (taken unasked when needed)
  *   OOM kills       /proc/vmstat oom_kill delta, and who was killed
  *   req/s           requests before the hog and while it ran
  * Kernel command-line words: pressure.reps=N (default 3). */
@@ -61,6 +63,7 @@ struct result {
 	long held_kb;           /* service Rss above its baseline at first pressure */
 	double mib_s;           /* service Rss integrated over the hog's run */
 	long end_kb;            /* service Rss above its baseline at the end */
+	long end_lazy_kb;       /* of the service's Rss at the end, MADV_FREE'd */
 	long ooms;
 	int hog_ok, svc_alive;
 	double rps_before, rps_during;
@@ -204,16 +207,17 @@ static struct result run(const struct variant *v, int rep)
 	if (t_ret >= 0)
 		r.ret_ms = t_ret <= t_press ? 0 : t_ret - t_press;
 	r.end_kb = rss < 0 ? 0 : rss - base_kb;
+	r.end_lazy_kb = rss < 0 ? 0 : scn_lazyfree_kb(svc);
 	r.hog_ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
 	r.svc_alive = scn_rss_kb(svc) >= 0 && waitpid(svc, NULL, WNOHANG) == 0;
 	r.ooms = scn_file_num("/proc/vmstat", "oom_kill ") - oom0;
 	r.ok = 1;
 	printf("P run %-18s rep %d: hog %ld MiB (MemAvailable %ld MiB - 72), first pressure +%.0f ms%s, "
-	       "returned %s%.0f ms, held at pressure %ld MiB, at the end %ld MiB, %.1f MiB*s, OOM kills %ld (%s), "
+	       "returned %s%.0f ms, held at pressure %ld MiB, at the end %ld MiB (%ld LazyFree), %.1f MiB*s, OOM kills %ld (%s), "
 	       "req/s %.0f before, %.0f during\n",
 	       v->name, rep, hog_kb / 1024, avail0 / 1024, r.press_ms, r.pressure_seen ? "" : " (no event)",
 	       isinf(r.ret_ms) ? "never, >" : "", isinf(r.ret_ms) ? t_hog_end - t_press + AFTER_MS : r.ret_ms,
-	       r.held_kb / 1024, r.end_kb / 1024, r.mib_s, r.ooms,
+	       r.held_kb / 1024, r.end_kb / 1024, r.end_lazy_kb / 1024, r.mib_s, r.ooms,
 	       !r.svc_alive ? "service killed" : !r.hog_ok ? "hog killed" : "none",
 	       r.rps_before, r.rps_during);
 out:
@@ -274,12 +278,13 @@ int main(int argc, char **argv)
 		}
 	scn_write_file("/proc/sys/kernel/printk", lv);
 	printf("P\nP | allocator | first pressure, ms after hog start | pressure -> memory returned, ms "
-	       "| Rss held at pressure, MiB | held at the end, MiB | service Rss while the hog ran, MiB*s | OOM kills (runs) "
+	       "| Rss held at pressure, MiB | held at the end, MiB | of it LazyFree, MiB "
+	       "| service Rss while the hog ran, MiB*s | OOM kills (runs) "
 	       "| req/s before | req/s during hog |\n");
-	printf("P |---|---|---|---|---|---|---|---|---|\n");
+	printf("P |---|---|---|---|---|---|---|---|---|---|\n");
 	for (int i = 0; i < NV; i++) {
 		double a[MAX_REPS], b[MAX_REPS], c[MAX_REPS], d[MAX_REPS], e[MAX_REPS], f[MAX_REPS];
-		double g[MAX_REPS];
+		double g[MAX_REPS], h[MAX_REPS];
 		int n = 0, kills = 0, killed_runs = 0, noevent = 0, svc_killed = 0, alive = 0;
 		for (int rep = 0; rep < reps; rep++) {
 			struct result *r = &res[i][rep];
@@ -296,11 +301,13 @@ int main(int argc, char **argv)
 			killed_runs += r->ooms > 0;
 			noevent += !r->pressure_seen;
 			svc_killed += !r->svc_alive;
-			if (r->svc_alive)
+			if (r->svc_alive) {
+				h[alive] = r->end_lazy_kb / 1024.0;
 				g[alive++] = r->end_kb / 1024.0;
+			}
 		}
 		if (!n) {
-			printf("P | %s | runs failed | | | | | | |\n", variants[i].name);
+			printf("P | %s | runs failed | | | | | | | |\n", variants[i].name);
 		} else {
 			double ret = median(b, n);
 			char rets[64];
@@ -310,13 +317,15 @@ int main(int argc, char **argv)
 				snprintf(rets, sizeof rets, "not within %d s", AFTER_MS / 1000);
 			else
 				snprintf(rets, sizeof rets, "%.0f", ret);
-			char ends[64] = "-";
-			if (alive)
+			char ends[64] = "-", lazy[64] = "-";
+			if (alive) {
 				snprintf(ends, sizeof ends, "%.0f", median(g, alive));
-			printf("P | %s | %.0f%s | %s | %.0f | %s | %.0f | %d (%d of %d) | %.0f | %.0f |\n",
+				snprintf(lazy, sizeof lazy, "%.0f", median(h, alive));
+			}
+			printf("P | %s | %.0f%s | %s | %.0f | %s | %s | %.0f | %d (%d of %d) | %.0f | %.0f |\n",
 			       variants[i].name, median(a, n), noevent ? " (no event)" : "", rets,
-			       median(c, n), ends, median(d, n), kills, killed_runs, n, median(e, n),
-			       median(f, n));
+			       median(c, n), ends, lazy, median(d, n), kills, killed_runs, n,
+			       median(e, n), median(f, n));
 		}
 	}
 	printf("P\nP medians of %d runs per allocator, interleaved; memnotify loaded in every run\n", reps);
