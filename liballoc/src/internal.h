@@ -235,10 +235,17 @@ static inline bool la_segmap_has(const void *s)
 #define LA_SEGTAB_SIZE 4096
 extern LA_HIDDEN _Atomic(uintptr_t) la_segtab[LA_SEGTAB_SIZE];
 LA_HIDDEN void la_segtab_set(const la_segment_t *s, bool on);
+/* What a slot holds for s: bit 0 set, so an empty slot (0) never matches,
+ * not even s == NULL (a static object below 4 MiB, as in a static binary
+ * loaded at 64 KiB, has la_seg_of() == NULL). */
+static inline uintptr_t la_segtab_tag(const la_segment_t *s)
+{
+	return (uintptr_t)s | 1;
+}
 static inline bool la_segtab_has(const la_segment_t *s)
 {
 	uintptr_t i = ((uintptr_t)s >> LA_SEG_SHIFT) & (LA_SEGTAB_SIZE - 1);
-	return atomic_load_explicit(&la_segtab[i], memory_order_relaxed) == (uintptr_t)s;
+	return atomic_load_explicit(&la_segtab[i], memory_order_relaxed) == la_segtab_tag(s);
 }
 
 /* First byte of the span headed by pg. */

@@ -624,8 +624,8 @@ void la_segtab_set(const la_segment_t *s, bool on)
 {
 	_Atomic(uintptr_t) *slot = &la_segtab[((uintptr_t)s >> LA_SEG_SHIFT) & (LA_SEGTAB_SIZE - 1)];
 	if (on)
-		atomic_store_explicit(slot, (uintptr_t)s, memory_order_release);
-	else if (atomic_load_explicit(slot, memory_order_relaxed) == (uintptr_t)s)
+		atomic_store_explicit(slot, la_segtab_tag(s), memory_order_release);
+	else if (atomic_load_explicit(slot, memory_order_relaxed) == la_segtab_tag(s))
 		atomic_store_explicit(slot, 0, memory_order_release);
 }
 

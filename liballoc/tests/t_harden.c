@@ -358,7 +358,17 @@ static void fo_static(void)
 	free(hide(data + 32));
 }
 
+/* below the first 4 MiB (a static binary's data on riscv64 and arm64 lies
+ * there): its segment would be NULL, which no lookup may take for ours */
+static void fo_low(void)
+{
+	char *p = (char *)(uintptr_t)0x10040;
+	name_ptr(p);
+	free(hide(p));
+}
+
 TEST(foreign_stack) { EXPECT_ABORT(fo_stack, "free(): invalid pointer"); }
+TEST(foreign_low_address) { EXPECT_ABORT(fo_low, "free(): invalid pointer"); }
 TEST(foreign_mmap) { EXPECT_ABORT(fo_mmap, "free(): invalid pointer"); }
 TEST(foreign_segment_aligned) { EXPECT_ABORT(fo_fake_segment, "free(): invalid pointer"); }
 TEST(foreign_static) { EXPECT_ABORT(fo_static, "free(): invalid pointer"); }
