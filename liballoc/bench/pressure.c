@@ -55,6 +55,22 @@ static const struct variant variants[] = {
 };
 #define NV ((int)(sizeof variants / sizeof variants[0]))
 
+/* The module's request -> release latency histogram (its statistics). */
+#define MN_STATS "/sys/module/memnotify/stats/"
+static const char *const lat_stat[] = {
+	"release_latency_lt_1ms", "release_latency_lt_10ms", "release_latency_lt_100ms",
+	"release_latency_lt_1s", "release_latency_ge_1s",
+};
+#define NLAT ((int)(sizeof lat_stat / sizeof lat_stat[0]))
+static const char *const lat_name[NLAT] = { "<1 ms", "<10 ms", "<100 ms", "<1 s", ">=1 s" };
+
+static long mn_stat(const char *name)
+{
+	char path[128];
+	snprintf(path, sizeof path, MN_STATS "%s", name);
+	return scn_file_num(path, "");
+}
+
 struct result {
 	int ok;
 	int pressure_seen;      /* a PRESSURE record arrived while the hog ran */
@@ -65,6 +81,9 @@ struct result {
 	long end_kb;            /* service Rss above its baseline at the end */
 	long end_lazy_kb;       /* of the service's Rss at the end, MADV_FREE'd */
 	long ooms;
+	long requested_kb;      /* memnotify's requests to subscribers in the run */
+	long released_kb;       /* what subscribers reported released (RELEASED) */
+	long lat[NLAT];         /* releases by request -> release latency */
 	int hog_ok, svc_alive;
 	double rps_before, rps_during;
 };
@@ -144,6 +163,9 @@ static struct result run(const struct variant *v, int rep)
 		perror("MEMNOTIFY_IOC_SET_MASK");
 	long avail0 = scn_file_num("/proc/meminfo", "MemAvailable:");
 	long oom0 = scn_file_num("/proc/vmstat", "oom_kill ");
+	long req0 = mn_stat("requested_bytes"), rel0 = mn_stat("released_bytes"), lat0[NLAT];
+	for (int i = 0; i < NLAT; i++)
+		lat0[i] = mn_stat(lat_stat[i]);
 	pid_t svc = fork();
 	if (svc == 0) {
 		dup2(in[0], 0);
@@ -211,6 +233,10 @@ static struct result run(const struct variant *v, int rep)
 	r.hog_ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
 	r.svc_alive = scn_rss_kb(svc) >= 0 && waitpid(svc, NULL, WNOHANG) == 0;
 	r.ooms = scn_file_num("/proc/vmstat", "oom_kill ") - oom0;
+	r.requested_kb = (mn_stat("requested_bytes") - req0) >> 10;
+	r.released_kb = (mn_stat("released_bytes") - rel0) >> 10;
+	for (int i = 0; i < NLAT; i++)
+		r.lat[i] = mn_stat(lat_stat[i]) - lat0[i];
 	r.ok = 1;
 	printf("P run %-18s rep %d: hog %ld MiB (MemAvailable %ld MiB - 72), first pressure +%.0f ms%s, "
 	       "returned %s%.0f ms, held at pressure %ld MiB, at the end %ld MiB (%ld LazyFree), %.1f MiB*s, OOM kills %ld (%s), "
@@ -329,6 +355,36 @@ int main(int argc, char **argv)
 		}
 	}
 	printf("P\nP medians of %d runs per allocator, interleaved; memnotify loaded in every run\n", reps);
+	/* Only a memnotify subscriber is asked and answers: the others' rows are zero. */
+	printf("P\nP | allocator | requested by memnotify, MiB | reported released, MiB |");
+	for (int j = 0; j < NLAT; j++)
+		printf(" request -> release %s |", lat_name[j]);
+	printf("\nP |---|---|---|");
+	for (int j = 0; j < NLAT; j++)
+		printf("---|");
+	printf("\n");
+	for (int i = 0; i < NV; i++) {
+		double q[MAX_REPS], d[MAX_REPS];
+		long lat[NLAT] = { 0 };
+		int n = 0;
+		for (int rep = 0; rep < reps; rep++) {
+			struct result *r = &res[i][rep];
+			if (!r->ok)
+				continue;
+			q[n] = r->requested_kb / 1024.0;
+			d[n++] = r->released_kb / 1024.0;
+			for (int j = 0; j < NLAT; j++)
+				lat[j] += r->lat[j];
+		}
+		if (!n)
+			continue;
+		printf("P | %s | %.0f | %.0f |", variants[i].name, median(q, n), median(d, n));
+		for (int j = 0; j < NLAT; j++)
+			printf(" %ld |", lat[j]);
+		printf("\n");
+	}
+	printf("P\nP requested and released: medians per run; latency: releases in all runs, "
+	       "from the oldest request read and not yet answered to the RELEASED call\n");
 	for (int i = 0; i < NV; i++) {
 		int done = 0;
 		for (int rep = 0; rep < reps; rep++)
