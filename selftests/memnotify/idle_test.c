@@ -28,7 +28,6 @@
 #endif
 
 #define PERIOD_MS	500
-#define SLACK_MS	100
 #define PPM		40000
 
 static int set_idle_target(int fd, __u32 period_ms, __u32 ppm, int pidfd)
@@ -104,7 +103,11 @@ __attribute__((constructor)) static void start_wakers(void)
 	}
 }
 
-/* Go quiet now and check when IDLE arrives; returns the delay in ms. */
+/*
+ * Go quiet now and check that IDLE arrives, never before a whole quiet
+ * period; returns the delay in ms.  How late it may come is the wait's
+ * bound (4 periods), not a timed assertion: the sampler is deferrable.
+ */
 static double expect_idle(struct __test_metadata *_metadata, int fd)
 {
 	struct memnotify_event ev;
@@ -119,7 +122,6 @@ static double expect_idle(struct __test_metadata *_metadata, int fd)
 	EXPECT_GT(PPM, ev.cpu_ppm);	/* usage in ppm */
 	ms = (t1 - t0) / 1e6;
 	EXPECT_LE(PERIOD_MS, ms);
-	EXPECT_GE(PERIOD_MS + SLACK_MS, ms);
 	return ms;
 }
 
@@ -146,13 +148,14 @@ TEST(idle_window_then_active)
 		       (unsigned long long)ev.cpu_ppm,
 		       ((double)ev.timestamp_ns - (double)t2) / 1e6);
 
-	/* Busy again: ACTIVE, stamped while we were burning. */
+	/* Busy again: ACTIVE, stamped after the burst began, by a sample of
+	 * the burst (at most a period after its end). */
 	t2 = now_ns();
 	burn_cpu(300);
 	ASSERT_EQ(1, mn_wait_event(fd, &ev, 2000));
 	EXPECT_EQ(MEMNOTIFY_EVENT_ACTIVE, ev.type);
 	EXPECT_LE(t2, ev.timestamp_ns);
-	EXPECT_GE(t2 + 250000000ull, ev.timestamp_ns);
+	EXPECT_GE(t2 + (300 + PERIOD_MS) * 1000000ull, ev.timestamp_ns);
 	active = (ev.timestamp_ns - t2) / 1e6;
 
 	/* And IDLE again after the next quiet period. */
