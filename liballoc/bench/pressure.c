@@ -19,12 +19,18 @@
  *                   kernel with MADV_FREE (taken unasked when needed)
  *   OOM kills       /proc/vmstat oom_kill delta, and who was killed
  *   req/s           requests before the hog and while it ran
+ * The service is single-threaded, except in the "2 threads" variant, where
+ * an idle second thread makes liballoc run its monitor thread (a
+ * single-threaded program hears events only on its allocation slow paths).
+ * A second table gives what memnotify requested from the service, what the
+ * service reported released and the module's request -> release latency.
  * Kernel command-line words: pressure.reps=N (default 3). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
@@ -38,6 +44,8 @@
 #define AFTER_MS 3000          /* observe this long after the hog ended */
 #define RETURNED_SLACK_KB (8 * 1024)
 #define MAX_REPS 15
+#define PROBE_SETTLE_MS 500    /* reclaim probe: time for the cache report */
+#define PROBE_WAIT_MS 1500     /* reclaim probe: time for the answer */
 
 struct variant {
 	const char *name;
@@ -49,6 +57,8 @@ static const struct variant variants[] = {
 			"LIBALLOC_VERBOSE=1" } },
 	{ "liballoc decay off", { "LD_PRELOAD=" LIBDIR "liballoc.so", "LIBALLOC_MONITOR=auto",
 				  "LIBALLOC_DECAY_MS=-1", "LIBALLOC_VERBOSE=1" } },
+	{ "liballoc 2 threads", { "LD_PRELOAD=" LIBDIR "liballoc.so", "LIBALLOC_MONITOR=auto",
+				  "PRESSURE_SERVICE_THREADS=2", "LIBALLOC_VERBOSE=1" } },
 	{ "glibc", { NULL } },
 	{ "mimalloc", { "LD_PRELOAD=" LIBDIR "libmimalloc.so.2" } },
 	{ "jemalloc", { "LD_PRELOAD=" LIBDIR "libjemalloc.so.2" } },
@@ -71,6 +81,32 @@ static long mn_stat(const char *name)
 	return scn_file_num(path, "");
 }
 
+/* The protocol's figures over an interval, from the module's statistics:
+ * what memnotify requested from subscribers, what they reported released
+ * (MEMNOTIFY_IOC_RELEASED) and the releases by request -> release latency. */
+struct probe {
+	int ok;
+	long requested_kb, released_kb, lat[NLAT];
+	long req0, rel0, lat0[NLAT];    /* the statistics at the start */
+};
+
+static void probe_begin(struct probe *p)
+{
+	p->req0 = mn_stat("requested_bytes");
+	p->rel0 = mn_stat("released_bytes");
+	for (int i = 0; i < NLAT; i++)
+		p->lat0[i] = mn_stat(lat_stat[i]);
+}
+
+static void probe_end(struct probe *p)
+{
+	p->requested_kb = (mn_stat("requested_bytes") - p->req0) >> 10;
+	p->released_kb = (mn_stat("released_bytes") - p->rel0) >> 10;
+	for (int i = 0; i < NLAT; i++)
+		p->lat[i] = mn_stat(lat_stat[i]) - p->lat0[i];
+	p->ok = 1;
+}
+
 struct result {
 	int ok;
 	int pressure_seen;      /* a PRESSURE record arrived while the hog ran */
@@ -81,20 +117,35 @@ struct result {
 	long end_kb;            /* service Rss above its baseline at the end */
 	long end_lazy_kb;       /* of the service's Rss at the end, MADV_FREE'd */
 	long ooms;
-	long requested_kb;      /* memnotify's requests to subscribers in the run */
-	long released_kb;       /* what subscribers reported released (RELEASED) */
-	long lat[NLAT];         /* releases by request -> release latency */
+	struct probe proto;     /* the protocol's figures over the run */
 	int hog_ok, svc_alive;
 	double rps_before, rps_during;
 };
 
 static void *blk[SCN_MAX_BLOCKS];
 
+/* The service's second thread: one allocation (its heap makes the program
+ * multithreaded for liballoc, which then runs its monitor thread), then
+ * asleep, as a daemon's idle worker would be. */
+static void *idle_worker(void *arg)
+{
+	(void)arg;
+	void *volatile p = malloc(64); /* volatile: not elided with the free */
+	free(p);
+	for (;;)
+		pause();
+	return NULL;
+}
+
 static int service(void)
 {
 	volatile uint64_t *ctr = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, 3, 0);
 	char line[64];
 	if (ctr == MAP_FAILED)
+		return 1;
+	const char *threads = getenv("PRESSURE_SERVICE_THREADS");
+	pthread_t th;
+	if (threads && !strcmp(threads, "2") && pthread_create(&th, NULL, idle_worker, NULL))
 		return 1;
 	int n = snprintf(line, sizeof line, "B %ld\n", scn_rss_kb(getpid()));
 	if (write(1, line, (size_t)n) != n || scn_fill_and_free(blk) || write(1, "R\n", 2) != 2)
@@ -141,9 +192,18 @@ static int read_line(int fd, char *buf, size_t size)
 	return 0;
 }
 
-static struct result run(const struct variant *v, int rep)
+/* A running service and the driver's ends of its pipes and counter. */
+struct svc {
+	pid_t pid;
+	int in, out, mfd;       /* its stdin, its stdout, the request counter */
+	volatile uint64_t *ctr;
+	long base_kb;           /* its Rss before it filled its cache */
+};
+
+/* Start the service with @v's environment and wait until its cache is full;
+ * -1 if it did not start (then svc_stop() still cleans up). */
+static int svc_start(const struct variant *v, struct svc *s)
 {
-	struct result r = { .ret_ms = INFINITY };
 	char *envp[8] = { "PATH=/bin:/sbin", "HOME=/tmp" };
 	int ne = 2;
 	for (int i = 0; i < 5 && v->env[i]; i++)
@@ -151,38 +211,67 @@ static struct result run(const struct variant *v, int rep)
 	envp[ne] = NULL;
 	char *argv[] = { "pressure", "--service", NULL };
 	int in[2], out[2];
-	int mfd = memfd_create("requests", 0);
-	if (mfd < 0 || ftruncate(mfd, 4096) || pipe(in) || pipe(out))
-		return r;
-	volatile uint64_t *ctr = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
-	if (ctr == MAP_FAILED)
-		return r;
+	*s = (struct svc){ .pid = -1, .in = -1, .out = -1, .ctr = MAP_FAILED, .base_kb = -1 };
+	s->mfd = memfd_create("requests", 0);
+	if (s->mfd < 0 || ftruncate(s->mfd, 4096) || pipe(in) || pipe(out))
+		return -1;
+	s->ctr = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, s->mfd, 0);
+	if (s->ctr == MAP_FAILED)
+		return -1;
+	s->pid = fork();
+	if (s->pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		dup2(s->mfd, 3);
+		execve("/proc/self/exe", argv, envp);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	s->in = in[1];
+	s->out = out[0];
+	char line[64];
+	if (s->pid < 0 || read_line(s->out, line, sizeof line) ||
+	    sscanf(line, "B %ld", &s->base_kb) != 1 ||
+	    read_line(s->out, line, sizeof line) || strcmp(line, "R")) {
+		printf("# %s: the service did not start\n", v->name);
+		return -1;
+	}
+	return 0;
+}
+
+static void svc_stop(struct svc *s)
+{
+	if (s->in >= 0)
+		close(s->in);
+	if (s->pid > 0) {
+		kill(s->pid, SIGTERM);
+		waitpid(s->pid, NULL, 0);
+	}
+	if (s->out >= 0)
+		close(s->out);
+	if (s->ctr != MAP_FAILED)
+		munmap((void *)s->ctr, 4096);
+	if (s->mfd >= 0)
+		close(s->mfd);
+}
+
+static struct result run(const struct variant *v, int rep)
+{
+	struct result r = { .ret_ms = INFINITY };
 	int obs = open("/dev/memnotify", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	uint32_t mask = MEMNOTIFY_EVENT_PRESSURE;
 	if (obs >= 0 && ioctl(obs, MEMNOTIFY_IOC_SET_MASK, &mask))
 		perror("MEMNOTIFY_IOC_SET_MASK");
 	long avail0 = scn_file_num("/proc/meminfo", "MemAvailable:");
 	long oom0 = scn_file_num("/proc/vmstat", "oom_kill ");
-	long req0 = mn_stat("requested_bytes"), rel0 = mn_stat("released_bytes"), lat0[NLAT];
-	for (int i = 0; i < NLAT; i++)
-		lat0[i] = mn_stat(lat_stat[i]);
-	pid_t svc = fork();
-	if (svc == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		dup2(mfd, 3);
-		execve("/proc/self/exe", argv, envp);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	char line[64];
-	long base_kb = -1;
-	if (read_line(out[0], line, sizeof line) || sscanf(line, "B %ld", &base_kb) != 1 ||
-	    read_line(out[0], line, sizeof line) || strcmp(line, "R")) {
-		printf("# %s: the service did not start\n", v->name);
+	probe_begin(&r.proto);
+	struct svc sv;
+	if (svc_start(v, &sv))
 		goto out;
-	}
+	pid_t svc = sv.pid;
+	volatile uint64_t *ctr = sv.ctr;
+	long base_kb = sv.base_kb;
 	scn_oom_adj(svc, "1000");
 	double t_ready = scn_now_ms(), hog_at = t_ready + HOG_DELAY_MS, t_press = -1;
 	double t_ret = -1, t_hog_end = -1, last = t_ready;
@@ -233,10 +322,7 @@ static struct result run(const struct variant *v, int rep)
 	r.hog_ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
 	r.svc_alive = scn_rss_kb(svc) >= 0 && waitpid(svc, NULL, WNOHANG) == 0;
 	r.ooms = scn_file_num("/proc/vmstat", "oom_kill ") - oom0;
-	r.requested_kb = (mn_stat("requested_bytes") - req0) >> 10;
-	r.released_kb = (mn_stat("released_bytes") - rel0) >> 10;
-	for (int i = 0; i < NLAT; i++)
-		r.lat[i] = mn_stat(lat_stat[i]) - lat0[i];
+	probe_end(&r.proto);
 	r.ok = 1;
 	printf("P run %-18s rep %d: hog %ld MiB (MemAvailable %ld MiB - 72), first pressure +%.0f ms%s, "
 	       "returned %s%.0f ms, held at pressure %ld MiB, at the end %ld MiB (%ld LazyFree), %.1f MiB*s, OOM kills %ld (%s), "
@@ -247,15 +333,30 @@ static struct result run(const struct variant *v, int rep)
 	       !r.svc_alive ? "service killed" : !r.hog_ok ? "hog killed" : "none",
 	       r.rps_before, r.rps_during);
 out:
-	close(in[1]);
-	kill(svc, SIGTERM);
-	waitpid(svc, NULL, 0);
-	close(out[0]);
+	svc_stop(&sv);
 	if (obs >= 0)
 		close(obs);
-	munmap((void *)ctr, 4096);
-	close(mfd);
 	return r;
+}
+
+/* A RECLAIM request with no pressure: the service's cache is reported (its
+ * allocator's first ticks), then drop_caches runs every shrinker, which asks
+ * memnotify's subscribers for their claims.  The module's statistics say
+ * what was requested, what the service reported released and how long its
+ * answer took. */
+static struct probe reclaim_probe(const struct variant *v)
+{
+	struct probe p = { 0 };
+	struct svc sv;
+	if (svc_start(v, &sv) == 0) {
+		usleep(PROBE_SETTLE_MS * 1000);
+		probe_begin(&p);
+		scn_write_file("/proc/sys/vm/drop_caches", "2");
+		usleep(PROBE_WAIT_MS * 1000);
+		probe_end(&p);
+	}
+	svc_stop(&sv);
+	return p;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -268,6 +369,37 @@ static double median(double *x, int n)
 {
 	qsort(x, (size_t)n, sizeof *x, cmp_double);
 	return n % 2 ? x[n / 2] : (x[n / 2 - 1] + x[n / 2]) / 2;
+}
+
+/* Only a memnotify subscriber is asked and answers: the others' rows are zero. */
+static void print_protocol_table(struct probe p[NV][MAX_REPS], int reps)
+{
+	printf("P\nP | allocator | requested by memnotify, MiB | reported released, MiB |");
+	for (int j = 0; j < NLAT; j++)
+		printf(" request -> release %s |", lat_name[j]);
+	printf("\nP |---|---|---|");
+	for (int j = 0; j < NLAT; j++)
+		printf("---|");
+	printf("\n");
+	for (int i = 0; i < NV; i++) {
+		double q[MAX_REPS], d[MAX_REPS];
+		long lat[NLAT] = { 0 };
+		int n = 0;
+		for (int rep = 0; rep < reps; rep++) {
+			if (!p[i][rep].ok)
+				continue;
+			q[n] = p[i][rep].requested_kb / 1024.0;
+			d[n++] = p[i][rep].released_kb / 1024.0;
+			for (int j = 0; j < NLAT; j++)
+				lat[j] += p[i][rep].lat[j];
+		}
+		if (!n)
+			continue;
+		printf("P | %s | %.0f | %.0f |", variants[i].name, median(q, n), median(d, n));
+		for (int j = 0; j < NLAT; j++)
+			printf(" %ld |", lat[j]);
+		printf("\n");
+	}
 }
 
 static int cmdline_reps(void)
@@ -301,6 +433,12 @@ int main(int argc, char **argv)
 			int i = (k + rep) % NV;
 			res[i][rep] = run(&variants[i], rep + 1);
 			usleep(500 * 1000);
+		}
+	static struct probe probes[NV][MAX_REPS];
+	for (int rep = 0; rep < reps; rep++)
+		for (int k = 0; k < NV; k++) {
+			int i = (k + rep) % NV;
+			probes[i][rep] = reclaim_probe(&variants[i]);
 		}
 	scn_write_file("/proc/sys/kernel/printk", lv);
 	printf("P\nP | allocator | first pressure, ms after hog start | pressure -> memory returned, ms "
@@ -355,34 +493,15 @@ int main(int argc, char **argv)
 		}
 	}
 	printf("P\nP medians of %d runs per allocator, interleaved; memnotify loaded in every run\n", reps);
-	/* Only a memnotify subscriber is asked and answers: the others' rows are zero. */
-	printf("P\nP | allocator | requested by memnotify, MiB | reported released, MiB |");
-	for (int j = 0; j < NLAT; j++)
-		printf(" request -> release %s |", lat_name[j]);
-	printf("\nP |---|---|---|");
-	for (int j = 0; j < NLAT; j++)
-		printf("---|");
-	printf("\n");
-	for (int i = 0; i < NV; i++) {
-		double q[MAX_REPS], d[MAX_REPS];
-		long lat[NLAT] = { 0 };
-		int n = 0;
-		for (int rep = 0; rep < reps; rep++) {
-			struct result *r = &res[i][rep];
-			if (!r->ok)
-				continue;
-			q[n] = r->requested_kb / 1024.0;
-			d[n++] = r->released_kb / 1024.0;
-			for (int j = 0; j < NLAT; j++)
-				lat[j] += r->lat[j];
-		}
-		if (!n)
-			continue;
-		printf("P | %s | %.0f | %.0f |", variants[i].name, median(q, n), median(d, n));
-		for (int j = 0; j < NLAT; j++)
-			printf(" %ld |", lat[j]);
-		printf("\n");
-	}
+	static struct probe during[NV][MAX_REPS];
+	for (int i = 0; i < NV; i++)
+		for (int rep = 0; rep < reps; rep++)
+			during[i][rep] = res[i][rep].ok ? res[i][rep].proto : (struct probe){ 0 };
+	printf("P\nP the protocol during the runs above:\n");
+	print_protocol_table(during, reps);
+	printf("P\nP reclaim probe (drop_caches %d ms after the service filled its cache, %d ms to answer):\n",
+	       PROBE_SETTLE_MS, PROBE_WAIT_MS);
+	print_protocol_table(probes, reps);
 	printf("P\nP requested and released: medians per run; latency: releases in all runs, "
 	       "from the oldest request read and not yet answered to the RELEASED call\n");
 	for (int i = 0; i < NV; i++) {
