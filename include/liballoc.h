@@ -15,7 +15,7 @@
 extern "C" {
 #endif
 
-#define LA_STATS_VERSION 4
+#define LA_STATS_VERSION 5
 
 /* Size-class tiers used for the per-tier cached-byte counters. */
 enum la_tier {
@@ -75,13 +75,23 @@ struct la_stats {
 	/* version 4: freed huge blocks kept mapped for reuse (LIBALLOC_HUGE_CACHE);
 	 * part of bytes_mapped and bytes_resident, not of bytes_in_use */
 	uint64_t bytes_huge_cached;
+
+	/* version 5: whose memory pressure the monitor hears */
+	uint64_t monitor_scope;        /* enum la_monitor_scope */
+	uint64_t monitor_cgroup_id;    /* LA_SCOPE_CGROUP: the cgroup's id (its cgroupfs inode) */
 };
 
 enum la_monitor_source {
 	LA_MONITOR_NONE = 0,      /* not started (yet), or LIBALLOC_MONITOR=off */
 	LA_MONITOR_DECAY = 1,     /* no event source: time decay only */
-	LA_MONITOR_PSI = 2,       /* PSI trigger on /proc/pressure/memory */
+	LA_MONITOR_PSI = 2,       /* a PSI trigger (monitor_scope says whose) */
 	LA_MONITOR_MEMNOTIFY = 3, /* /dev/memnotify */
+};
+enum la_monitor_scope {
+	LA_SCOPE_NONE = 0,          /* no pressure source */
+	LA_SCOPE_SYSTEM = 1,        /* the whole machine (/dev/memnotify, /proc/pressure/memory) */
+	LA_SCOPE_CGROUP = 2,        /* the process's own cgroup: its memory.pressure */
+	LA_SCOPE_SERVICE_WATCH = 3, /* what $MEMORY_PRESSURE_WATCH names (systemd) */
 };
 enum la_monitor_wait { LA_WAIT_NONE = 0, LA_WAIT_POLL = 1, LA_WAIT_URING = 2 };
 

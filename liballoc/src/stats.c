@@ -111,7 +111,7 @@ LA_API void la_print_stats(void)
 		F(counter_thread_retained[0]), F(counter_thread_retained[1]),
 		F(counter_thread_retained[2]), F(counter_abandoned_cached[0]),
 		F(counter_abandoned_cached[1]), F(counter_abandoned_cached[2]),
-		F(bytes_huge_cached),
+		F(bytes_huge_cached), F(monitor_scope), F(monitor_cgroup_id),
 #undef F
 	};
 	char buf[3072], *p = buf;

@@ -61,7 +61,7 @@ static int format_stats(char *buf, size_t size)
 		"counter_thread_retained[0]", "counter_thread_retained[1]",
 		"counter_thread_retained[2]", "counter_abandoned_cached[0]",
 		"counter_abandoned_cached[1]", "counter_abandoned_cached[2]",
-		"bytes_huge_cached",
+		"bytes_huge_cached", "monitor_scope", "monitor_cgroup_id",
 	};
 	const uint64_t *v = &st.bytes_in_use;
 	size_t nfields;

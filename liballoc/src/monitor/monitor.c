@@ -49,7 +49,8 @@ static uint64_t last_report, reported = UINT64_MAX;
 static _Atomic(int) thr_state, thr_explicit;
 static _Atomic(uint64_t) next_tick;  /* slow-path ticks: not before */
 static __thread unsigned slow_calls __attribute__((tls_model("initial-exec")));
-static _Atomic(uint64_t) st_source, st_wait, st_events, st_released, st_reported, st_latency;
+static _Atomic(uint64_t) st_source, st_scope, st_cgroup, st_wait, st_events, st_released,
+	st_reported, st_latency;
 
 static const char *type_name(uint32_t t, uint32_t level)
 {
@@ -119,12 +120,18 @@ static void source_ready_locked(void)
 	if (!src_open) {
 		la_msrc_open(&src, la_opt.monitor);
 		src_open = true;
+		static const char *const scopes[] = { "", "(system)", "(own cgroup)",
+						      "($MEMORY_PRESSURE_WATCH)" };
 		verbose("source", names[src.source], 0, NULL, 0, NULL);
+		if (src.scope != LA_SCOPE_NONE)
+			verbose("scope", scopes[src.scope], 0, NULL, 0, NULL);
 	} else if (!src.state) {
 		/* With the state page, the fd is checked only when it is used. */
 		la_msrc_check(&src);
 	}
 	atomic_store_explicit(&st_source, (uint64_t)src.source, memory_order_relaxed);
+	atomic_store_explicit(&st_scope, (uint64_t)src.scope, memory_order_relaxed);
+	atomic_store_explicit(&st_cgroup, src.cgroup_id, memory_order_relaxed);
 	if (!adaptive_ready) {
 		la_adaptive_init();
 		adaptive_ready = true;
@@ -341,6 +348,8 @@ void la_monitor_fork_child(void)
 	slow_calls = 0;
 	atomic_store_explicit(&next_tick, 0, memory_order_relaxed);
 	atomic_store_explicit(&st_source, 0, memory_order_relaxed);
+	atomic_store_explicit(&st_scope, 0, memory_order_relaxed);
+	atomic_store_explicit(&st_cgroup, 0, memory_order_relaxed);
 	atomic_store_explicit(&st_wait, 0, memory_order_relaxed);
 	atomic_store_explicit(&thr_explicit, 0, memory_order_relaxed);
 	atomic_store_explicit(&thr_state, 0, memory_order_relaxed);
@@ -351,6 +360,8 @@ void la_monitor_fork_child(void)
 void la_monitor_stats(struct la_stats *st)
 {
 	st->monitor_source = atomic_load_explicit(&st_source, memory_order_relaxed);
+	st->monitor_scope = atomic_load_explicit(&st_scope, memory_order_relaxed);
+	st->monitor_cgroup_id = atomic_load_explicit(&st_cgroup, memory_order_relaxed);
 	st->monitor_wait = atomic_load_explicit(&st_wait, memory_order_relaxed);
 	st->monitor_events = atomic_load_explicit(&st_events, memory_order_acquire);
 	st->monitor_released = atomic_load_explicit(&st_released, memory_order_relaxed);

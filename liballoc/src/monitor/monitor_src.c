@@ -1,4 +1,4 @@
-/* Event sources (memnotify device, PSI trigger), their fd identity checks,
+/* Event sources (memnotify device, PSI trigger of psi_watch.c), their fd identity checks,
  * and the monitor thread's wait: io_uring POLL_ADD through liburing with a
  * registered ring fd, or poll(2) when io_uring is unavailable or
  * LIBALLOC_URING=0. Records are read with read(2). No allocation. */
@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "monitor_src.h"
+#include "psi_watch.h"
 
 static int open_memnotify(unsigned *record_size)
 {
@@ -54,38 +55,32 @@ static void unmap_state(la_msrc_t *m)
 	m->state = NULL;
 }
 
-/* A PSI trigger: 100 ms of "some" stall in a 1 s window; unprivileged
- * writers may only use 2 s multiples, so retry with a 2 s window. */
-static int open_psi(void)
-{
-	static const char *const trig[] = { "some 100000 1000000", "some 200000 2000000" };
-	for (unsigned i = 0; i < 2; i++) {
-		int fd = open("/proc/pressure/memory", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-		if (fd < 0)
-			return -1;
-		if (write(fd, trig[i], strlen(trig[i]) + 1) > 0)
-			return fd;
-		close(fd);
-	}
-	return -1;
-}
-
 void la_msrc_open(la_msrc_t *m, int mode)
 {
 	m->mode = mode;
 	m->fd = -1;
 	m->gen++;
 	m->source = LA_MONITOR_DECAY;
+	m->scope = LA_SCOPE_NONE;
+	m->cgroup_id = 0;
 	m->request_seq = 0;
 	unmap_state(m);
+	la_psi_watch_t psi;
 	if ((mode == LA_MODE_AUTO || mode == LA_MODE_MEMNOTIFY) &&
 	    (m->fd = open_memnotify(&m->record_size)) >= 0) {
 		m->source = LA_MONITOR_MEMNOTIFY;
+		m->scope = LA_SCOPE_SYSTEM;
 		m->state = map_state(m->fd);
 		m->seen_gen = UINT64_MAX; /* read once */
+	} else if (mode == LA_MODE_AUTO || mode == LA_MODE_PSI) {
+		la_psi_open(&psi);
+		if ((m->fd = psi.fd) >= 0) {
+			m->source = LA_MONITOR_PSI;
+			m->psi_events = psi.events;
+			m->scope = psi.scope;
+			m->cgroup_id = psi.cgroup_id;
+		}
 	}
-	else if ((mode == LA_MODE_AUTO || mode == LA_MODE_PSI) && (m->fd = open_psi()) >= 0)
-		m->source = LA_MONITOR_PSI;
 	struct stat st;
 	if (m->fd >= 0 && fstat(m->fd, &st) == 0) {
 		m->dev = st.st_dev;
@@ -96,7 +91,20 @@ void la_msrc_open(la_msrc_t *m, int mode)
 		unmap_state(m);
 		m->fd = -1;
 		m->source = LA_MONITOR_DECAY;
+		m->scope = LA_SCOPE_NONE;
 	}
+}
+
+/* A PSI source that can no longer deliver (a socket's peer or a FIFO gone,
+ * a trigger failed): close it (the caller has checked it is ours) and keep
+ * decay only, rather than spin on a descriptor that is always ready. */
+static void psi_lost(la_msrc_t *m)
+{
+	close(m->fd);
+	m->fd = -1;
+	m->gen++;
+	m->source = LA_MONITOR_DECAY;
+	m->scope = LA_SCOPE_NONE;
 }
 
 static bool still_ours(const la_msrc_t *m)
@@ -157,11 +165,41 @@ static int psi_event(struct memnotify_event *ev)
 	return 1;
 }
 
+/* A PSI source's state right now: 1 an event, 0 none, -1 lost. */
+static int psi_ready(la_msrc_t *m)
+{
+	struct pollfd p = { .fd = m->fd, .events = m->psi_events };
+	if (poll(&p, 1, 0) != 1)
+		return 0;
+	if (m->psi_events == POLLIN && (p.revents & (POLLIN | POLLHUP))) {
+		static char sink[256];
+		ssize_t r;
+		while ((r = read(m->fd, sink, sizeof sink)) > 0)
+			;
+		if (r == 0 || (errno != EAGAIN && errno != EINTR))
+			return -1; /* end of file: the writer is gone for good */
+		return 1;
+	}
+	if (p.revents & (POLLERR | POLLHUP | POLLNVAL))
+		return -1;
+	return (p.revents & POLLPRI) ? 1 : 0;
+}
+
+static int psi_poll(la_msrc_t *m, struct memnotify_event *ev)
+{
+	int r = psi_ready(m);
+	if (r < 0) {
+		psi_lost(m);
+		return 0;
+	}
+	return r ? psi_event(ev) : 0;
+}
+
 int la_msrc_drain(la_msrc_t *m, struct memnotify_event *ev, int max)
 {
 	if (max <= 0 || !la_msrc_check(m))
 		return 0;
-	return m->source == LA_MONITOR_PSI ? psi_event(ev) : read_records(m, ev, max);
+	return m->source == LA_MONITOR_PSI ? psi_poll(m, ev) : read_records(m, ev, max);
 }
 
 /* The state page's generation (acquire: the fields it covers are read
@@ -191,8 +229,7 @@ int la_msrc_poll(la_msrc_t *m, struct memnotify_event *ev, int max)
 			m->seen_gen = g;
 		return n;
 	}
-	struct pollfd p = { .fd = m->fd, .events = POLLPRI };
-	return poll(&p, 1, 0) == 1 && (p.revents & POLLPRI) ? psi_event(ev) : 0;
+	return psi_poll(m, ev);
 }
 
 bool la_msrc_report(la_msrc_t *m, uint64_t bytes)
@@ -263,9 +300,12 @@ void la_mwait_exit(la_mwait_t *w)
 
 static int wait_poll(la_msrc_t *m, int timeout_ms)
 {
-	struct pollfd p = { .fd = m->fd, .events = m->source == LA_MONITOR_PSI ? POLLPRI : POLLIN };
+	struct pollfd p = { .fd = m->fd,
+			    .events = m->source == LA_MONITOR_PSI ? m->psi_events : POLLIN };
 	int r = poll(&p, m->fd >= 0 ? 1 : 0, timeout_ms);
-	return r == 1 && (p.revents & p.events) ? 1 : 0;
+	/* PSI: a hang-up or error is "ready" too, the drain drops the source */
+	short ready = m->source == LA_MONITOR_PSI ? (short)~0 : POLLIN;
+	return r == 1 && (p.revents & ready) ? 1 : 0;
 }
 
 static int wait_uring(la_mwait_t *w, la_msrc_t *m, int timeout_ms)
@@ -280,7 +320,7 @@ static int wait_uring(la_mwait_t *w, la_msrc_t *m, int timeout_ms)
 		}
 		if (sqe) {
 			io_uring_prep_poll_add(sqe, m->fd,
-					       m->source == LA_MONITOR_PSI ? POLLPRI : POLLIN);
+					       m->source == LA_MONITOR_PSI ? m->psi_events : POLLIN);
 			io_uring_sqe_set_data64(sqe, (__u64)m->gen);
 			w->armed = true;
 			w->armed_gen = m->gen;

@@ -32,6 +32,9 @@ typedef struct la_msrc {
 	 * none), and its generation when the fd was last read empty */
 	const struct memnotify_state_page *state;
 	uint64_t seen_gen;
+	short psi_events;  /* PSI: what a wait polls for (POLLPRI, or POLLIN) */
+	int scope;         /* enum la_monitor_scope */
+	uint64_t cgroup_id; /* LA_SCOPE_CGROUP: the watched cgroup */
 	int mode;          /* LA_MODE_* it was opened with */
 	int fd;            /* our plain fd; -1 for decay only or when forgotten */
 	unsigned gen;      /* bumped by every (re)open */
@@ -39,8 +42,9 @@ typedef struct la_msrc {
 	ino_t ino;
 } la_msrc_t;
 
-/* Open the best source allowed by mode (LA_MODE_*): memnotify, then PSI,
- * then none (LA_MONITOR_DECAY). Never fails. */
+/* Open the best source allowed by mode (LA_MODE_*): memnotify, then PSI
+ * (psi_watch.h says which trigger), then none (LA_MONITOR_DECAY). Never
+ * fails. */
 LA_HIDDEN void la_msrc_open(la_msrc_t *m, int mode);
 /* true while m->fd still names the file we opened; when it does not, the
  * number is forgotten (not closed), the old state page unmapped (the
@@ -52,7 +56,9 @@ LA_HIDDEN bool la_msrc_check(la_msrc_t *m);
  * the fd identity check. */
 LA_HIDDEN int la_msrc_poll(la_msrc_t *m, struct memnotify_event *ev, int max);
 /* After a wait said the source was ready: its records (PSI: the trigger
- * itself is the event, already consumed by the wait). */
+ * itself is the event; a FIFO's or socket's bytes are read and dropped). A
+ * PSI source that hung up or failed is closed, and decay is all that is
+ * left. */
 LA_HIDDEN int la_msrc_drain(la_msrc_t *m, struct memnotify_event *ev, int max);
 /* Report free-but-resident bytes (memnotify only; no-op otherwise),
  * against the last RECLAIM read. false when the kernel refused it because a
