@@ -230,46 +230,46 @@ TEST(socket_gets_trigger_then_events)
 	unlink(sa.sun_path);
 }
 
+/* The source and scope a child opens with this watch and trigger: 0, or -1
+ * if the child did not answer or did not exit cleanly. */
+static int source_for(const char *watch, const char *write_b64, unsigned long v[3])
+{
+	struct child c;
+	set_watch(watch, write_b64);
+	if (child_start(&c, env))
+		return -1;
+	int r = child_source(&c, 'g', v);
+	return child_end(&c) == 0 ? r : -1;
+}
+
 TEST(dev_null_turns_psi_off)
 {
 	unsigned long v[3];
-	struct child c;
-	set_watch("/dev/null", "");
-	ASSERT_EQ(0, child_start(&c, env));
-	ASSERT_EQ(0, child_source(&c, 'g', v));
+	ASSERT_EQ(0, source_for("/dev/null", "", v));
 	EXPECT_EQ(LA_MONITOR_DECAY, v[0]);
 	EXPECT_EQ(LA_SCOPE_NONE, v[1]);
-	EXPECT_EQ(0, child_end(&c));
 }
 
 TEST(psi_file_with_the_services_trigger)
 {
 	static const char *const triggers[] = { TRIGGER_B64, TRIGGER_B64_NO_NUL };
 	unsigned long v[3];
-	struct child c;
 	if (!have_psi())
 		SKIP(return, "no writable /proc/pressure/memory");
 	for (int i = 0; i < 2; i++) {
-		set_watch("/proc/pressure/memory", triggers[i]);
-		ASSERT_EQ(0, child_start(&c, env));
-		ASSERT_EQ(0, child_source(&c, 'g', v));
+		ASSERT_EQ(0, source_for("/proc/pressure/memory", triggers[i], v));
 		EXPECT_EQ(LA_MONITOR_PSI, v[0]);
 		EXPECT_EQ(LA_SCOPE_SERVICE_WATCH, v[1]) TH_LOG("%s", triggers[i]);
-		EXPECT_EQ(0, child_end(&c));
 	}
 }
 
 TEST(unreadable_write_falls_through)
 {
 	unsigned long v[3];
-	struct child c;
-	set_watch("/proc/pressure/memory", "not*base64");
-	ASSERT_EQ(0, child_start(&c, env));
-	ASSERT_EQ(0, child_source(&c, 'g', v));
+	ASSERT_EQ(0, source_for("/proc/pressure/memory", "not*base64", v));
 	EXPECT_NE(LA_SCOPE_SERVICE_WATCH, v[1]);
 	if (have_psi())
 		EXPECT_EQ(LA_MONITOR_PSI, v[0]);
-	EXPECT_EQ(0, child_end(&c));
 }
 
 /* The cgroup2 mount point (the first one whose root is "/"), or NULL. */
