@@ -44,22 +44,6 @@ static inline int mn_open_nb(void)
 	return open(MN_DEV, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 }
 
-/*
- * n scaled by STRESS_PERCENT (1-100, default 100; the VM runner sets 20 on
- * debug kernels, where KASAN and lockdep multiply the cost of every episode
- * of a repeated scenario), at least 1.
- */
-static inline int mn_stress_scale(int n)
-{
-	const char *v = getenv("STRESS_PERCENT");
-	int pct = v ? atoi(v) : 100;
-
-	if (pct < 1 || pct > 100)
-		pct = 100;
-	n = (n * pct + 99) / 100;
-	return n > 0 ? n : 1;
-}
-
 static inline uint64_t now_ns(void)
 {
 	struct timespec ts;
