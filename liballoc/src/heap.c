@@ -248,15 +248,28 @@ static void drain_delayed(la_heap_t *h)
 	}
 }
 
-/* Adopt class cls's whole abandoned stack (heap lock held, cls's queue
- * empty): return one page for the caller to make the head, preferably one
- * with freed blocks (holes) over one with only uncarved room; the others
- * with free blocks or room join the queue, full ones the full list, and
- * those that have no live block left are retired. */
+/* Pages with free blocks one adoption keeps (full ones it meets go to the
+ * full list and do not count); the rest of the stack goes back, so threads
+ * allocating one class at once share what was abandoned. Keeping more costs
+ * memory: with 2 or 8, `bench churn` peaks at 12.4 / 13.5 MiB against 9.1
+ * MiB with 1 (the thread that took them fills them slowly while the others
+ * take fresh spans). */
+#ifndef LA_ADOPT_BATCH
+#define LA_ADOPT_BATCH 1
+#endif
+
+/* Adopt from class cls's abandoned stack (heap lock held, cls's queue
+ * empty): take the whole stack (one exchange), keep up to LA_ADOPT_BATCH
+ * pages with free blocks and push the rest back (one CAS). Return one page
+ * for the caller to make the head, preferably one with freed blocks (holes)
+ * over one with only uncarved room; the others with free blocks or room
+ * join the queue, full ones the full list, and those that have no live
+ * block left are retired. */
 static la_page_t *adopt(la_heap_t *h, unsigned cls)
 {
 	la_page_t *pg = la_abandoned_take(cls), *nx, *use = NULL;
-	for (; pg; pg = nx) {
+	unsigned kept = 0;
+	for (; pg && kept < LA_ADOPT_BATCH; pg = nx) {
 		nx = pg->next;
 		pg->next = NULL;
 		pg->qstate = LA_Q_NONE;
@@ -268,9 +281,10 @@ static la_page_t *adopt(la_heap_t *h, unsigned cls)
 		}
 		if (la_list_end(pg->free) && pg->capacity == pg->reserved) {
 			if (page_mark_full(h, pg))
-				continue;
+				continue; /* full pages do not count in the batch */
 			la_page_collect(pg); /* a remote free came meanwhile */
 		}
+		kept++;
 		if (!use) {
 			use = pg;
 		} else if (la_list_end(use->free) && !la_list_end(pg->free)) {
@@ -280,6 +294,7 @@ static la_page_t *adopt(la_heap_t *h, unsigned cls)
 			q_push_tail(&h->queue[cls], pg);
 		}
 	}
+	la_abandoned_push_chain(pg); /* the rest, untouched */
 	return use;
 }
 
