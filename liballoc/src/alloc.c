@@ -215,19 +215,13 @@ static LA_NOINLINE void free_large(la_page_t *pg, void *p)
 		la_span_free(pg);
 }
 
-/* A small block freed by a thread (heap h) that does not own its page (owner:
- * the page's heap as read, NULL if abandoned). A first word that is a link
- * of the page means the block already sits on one of its free lists: a
- * double free (the owner's lists cannot be walked from here). A free into
- * an abandoned page is counted (before the push: the page may be gone
- * right after it) so that h's slow path reaps emptied ones. */
-static inline void free_remote(la_heap_t *h, const la_heap_t *owner, la_page_t *pg,
-			       la_block_t *b)
+/* A small block freed by a thread that does not own its page. A first word
+ * that is a link of the page means the block already sits on one of its
+ * free lists: a double free (the owner's lists cannot be walked from here). */
+static inline void free_remote(la_page_t *pg, la_block_t *b)
 {
 	if (LA_HARDEN && LA_UNLIKELY(la_link_plausible(pg, la_vg_peek_word(b))))
 		la_fatal("free", "double free of", b, "(from another thread)");
-	if (!owner && h != &la_heap_empty)
-		h->abandoned_frees++;
 	la_page_remote_free(pg, b, "free");
 }
 
@@ -323,9 +317,8 @@ static inline __attribute__((always_inline)) void free_in_segment(la_segment_t *
 	LA_ASSERT(pg->kind == LA_PAGE_SMALL); /* invariant 11 */
 	la_block_t *b = (la_block_t *)p;
 	la_heap_t *h = la_tl_heap;
-	la_heap_t *owner = atomic_load_explicit(&pg->heap, memory_order_relaxed);
-	if (LA_UNLIKELY(owner != h)) {
-		free_remote(h, owner, pg, b);
+	if (LA_UNLIKELY(atomic_load_explicit(&pg->heap, memory_order_relaxed) != h)) {
+		free_remote(pg, b);
 		return;
 	}
 	if (LA_HARDEN) {

@@ -136,12 +136,23 @@ void la_page_check_double_free(la_page_t *pg, la_block_t *b, const char *who, co
 	find_on_list(pg, (la_block_t *)(w & ~LA_TF_FULL), b, who, what);
 }
 
+/* A free into an abandoned page (heap NULL, read before the push: after it
+ * the page may be gone): count it in the freeing thread's heap, whose
+ * allocation slow path reaps emptied abandoned pages (heap.c). */
+static LA_COLD void count_abandoned_free(void)
+{
+	la_heap_t *h = la_tl_heap;
+	if (h != &la_heap_empty)
+		h->abandoned_frees++;
+}
+
 /* Free from a thread that does not own the page: one CAS push, which also
  * claims LA_TF_FULL if the page sat on its owner's full list. The claimer
  * hands the page to the owner's delayed list; the owner cannot release the
  * page before it arrives there, so the page is still valid for that push. */
 void la_page_remote_free(la_page_t *pg, la_block_t *b, const char *who)
 {
+	bool abandoned = !atomic_load_explicit(&pg->heap, memory_order_relaxed);
 	uintptr_t old = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
 	do {
 		la_block_t *head = (la_block_t *)(old & ~LA_TF_FULL);
@@ -155,6 +166,8 @@ void la_page_remote_free(la_page_t *pg, la_block_t *b, const char *who)
 							 memory_order_acq_rel,
 							 memory_order_relaxed));
 	if (old & LA_TF_FULL) {
+		/* even if the page looked abandoned: it may have been adopted
+		 * and found full since */
 		la_heap_t *h = atomic_load_explicit(&pg->heap, memory_order_acquire);
 		la_page_t *d = atomic_load_explicit(&h->delayed, memory_order_relaxed);
 		la_page_t **link = la_page_delayed_link(pg);
@@ -163,6 +176,8 @@ void la_page_remote_free(la_page_t *pg, la_block_t *b, const char *who)
 		} while (!atomic_compare_exchange_weak_explicit(&h->delayed, &d, pg,
 								 memory_order_release,
 								 memory_order_relaxed));
+	} else if (LA_UNLIKELY(abandoned)) {
+		count_abandoned_free(); /* a tail call: nothing to save on the way */
 	}
 }
 
