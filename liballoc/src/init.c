@@ -22,7 +22,9 @@ static void thread_done(void *arg)
 /* fork: every lock liballoc owns is held across fork, so the child finds
  * each structure consistent and each lock free. The order is the global
  * lock order: the monitor's lock, the heap registry, every heap's cache
- * lock (registry order), the abandoned lists, the pool. Nothing takes them
+ * lock (registry order), the abandoned lock (the abandoned stacks are
+ * lock-free; every push and take runs under a heap lock or this one, so no
+ * chain is in flight at fork), the pool. Nothing takes them
  * in another order: the monitor reaches the others only from under its own
  * lock, and cache locks, abandoned and pool locks are never held while
  * taking a lock earlier in the list. */

@@ -107,8 +107,8 @@ typedef struct la_page {
 	_Atomic(uintptr_t) thread_free;
 	_Atomic(struct la_heap *) heap;    /* owner; NULL = abandoned or LARGE */
 	struct la_page *next;        /* owner's queue / full list / empty stack;
-	                                 abandoned list under its lock (the
-	                                 backward link: la_page_prev) */
+	                                 abandoned stack (the backward link:
+	                                 la_page_prev) */
 	/* la_class_divm of cls (SMALL; 0 otherwise): free()'s block-start test
 	 * reads it here, in the line it reads anyway. */
 	uint64_t divm;
@@ -121,7 +121,8 @@ typedef struct la_page {
 /* qstate: where the owner keeps the page. The free fast path leaves the page
  * alone unless it is FULL, or became empty while not the queue HEAD. */
 enum { LA_Q_NONE = 0, LA_Q_HEAD = 1, LA_Q_FULL = 2, LA_Q_CACHED = 3 /* large, in a heap's cache */,
-       LA_Q_EMPTY = 4 /* small, on a heap's retained-empty list */ };
+       LA_Q_EMPTY = 4 /* small, on a heap's retained-empty list */,
+       LA_Q_ABANDONED = 5 /* small, heap NULL, on an abandoned stack */ };
 #define LA_TF_FULL ((uintptr_t)1)
 
 enum { LA_SEG_NORMAL = 1, LA_SEG_HUGE = 2 };
@@ -341,6 +342,10 @@ typedef struct la_heap {
 	unsigned idle_n;
 	struct la_heap *next_free;           /* heap pool link (pool lock) */
 	struct la_heap *all_next;            /* registry of every heap ever made */
+	/* owner: frees this thread made into abandoned pages since it last
+	 * reaped them (the allocation slow path reaps once they reach the
+	 * number of abandoned pages: at most one page visited per such free) */
+	uint64_t abandoned_frees;
 	_Atomic(int) attached;               /* 1 while a thread owns it */
 	/* The heap lock: held by the owner in every slow path (queues, full and
 	 * delayed lists, empty[], large[]) and by a releaser taking pages away
@@ -422,6 +427,9 @@ extern LA_HIDDEN pthread_mutex_t la_pool_lock;
 LA_HIDDEN la_page_t *la_span_alloc(unsigned slices, uint8_t kind, uint32_t block_size,
 				   uint8_t cls);
 LA_HIDDEN void la_span_free(la_page_t *pg);
+/* Every span of a list linked through next (nobody else holds them) back to
+ * the pool under one hold of the pool lock; returns their bytes. */
+LA_HIDDEN size_t la_span_free_list(la_page_t *pg);
 LA_HIDDEN bool la_span_grow(la_page_t *pg, unsigned slices); /* in place */
 LA_HIDDEN void la_span_shrink(la_page_t *pg, unsigned slices);
 LA_HIDDEN size_t la_pool_release_free(size_t max_bytes); /* release.c's pool scope */
@@ -452,7 +460,8 @@ LA_HIDDEN void la_segments_foreach(void (*fn)(la_segment_t *, void *), void *arg
  *  thread retained, per tier: carved bytes of retained empty pages plus cached
  *    large spans of every heap (heap.c, under the heap's cache lock);
  *  abandoned cached, per tier: free carved blocks of abandoned pages
- *    (capacity - used) * block size (page.c, under the abandoned lock). */
+ *    (capacity - used) * block size (page.c: added when a page is pushed on
+ *    an abandoned stack, subtracted with the same values when it is taken). */
 extern LA_HIDDEN _Atomic(uint64_t) la_pool_dirty_bytes;
 /* Set (monitor enabled) exactly while no monitor thread runs. Written only
  * by the monitor (monitor/monitor.c); the core reads it: the allocation slow
@@ -475,7 +484,7 @@ LA_HIDDEN void la_page_remote_free(la_page_t *pg, la_block_t *b, const char *who
 /* Blocks waiting on pg's thread_free; caller excludes collectors (heap lock). */
 LA_HIDDEN unsigned la_page_remote_count(la_page_t *pg);
 LA_HIDDEN la_block_t *la_page_pop(la_page_t *pg);          /* owner, pg->free != NULL */
-/* Owner (or abandoned-list lock holder): b's first word looked like a link;
+/* Owner: b's first word looked like a link;
  * abort ("<who>(): <what> <b>") if b is on pg's free or remote-free list,
  * else return. */
 LA_HIDDEN void la_page_check_double_free(la_page_t *pg, la_block_t *b, const char *who,
@@ -493,10 +502,22 @@ static inline la_page_t **la_page_delayed_link(la_page_t *pg)
 }
 LA_HIDDEN bool la_page_set_full(la_page_t *pg);                 /* owner */
 LA_HIDDEN bool la_page_unfull(la_page_t *pg);                   /* owner */
-LA_HIDDEN void la_abandoned_push(la_page_t *pg);
-LA_HIDDEN la_page_t *la_abandoned_pop(unsigned cls);
-LA_HIDDEN size_t la_abandoned_collect(void);               /* releases empties */
+/* Abandoned pages (page.c states the protocol): lock-free stacks per class,
+ * pushed a chain at a time, taken a whole stack at a time (no ABA). */
+/* Push a chain (linked through next, one class, heap NULL, each with a live
+ * block) that the caller owns. */
+LA_HIDDEN void la_abandoned_push_chain(la_page_t *first);
+/* Take class cls's whole stack (NULL if empty); the caller owns the chain. */
+LA_HIDDEN la_page_t *la_abandoned_take(unsigned cls);
+/* Heap lock or la_abandoned_lock held: free abandoned pages with no live
+ * block to the pool (bytes returned). */
+LA_HIDDEN size_t la_abandoned_reap(void);
+/* la_abandoned_reap under la_abandoned_lock (releases). */
+LA_HIDDEN size_t la_abandoned_collect(void);
+/* Serialises sweeps by releases; held across fork. */
 extern LA_HIDDEN pthread_mutex_t la_abandoned_lock;
+/* Pages on the abandoned stacks. */
+extern LA_HIDDEN _Atomic(uint64_t) la_abandoned_pages;
 
 /* ---- heaps (heap.c) ---------------------------------------------------- */
 LA_HIDDEN la_heap_t *la_heap_attach(void);               /* for the calling thread */

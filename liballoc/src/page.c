@@ -1,6 +1,8 @@
 /* Size classes and per-page block management: lazy free-list carving,
- * collection of remote frees, and the list of pages abandoned by exited
- * threads (adopted later by any thread allocating that class). */
+ * collection of remote frees, and the lock-free stacks of pages abandoned by
+ * exited threads (adopted later, a whole class at a time, by a thread
+ * allocating that class; reaped into the pool once their blocks are all
+ * freed). */
 #include "internal.h"
 #include "vg.h"
 
@@ -75,8 +77,8 @@ la_block_t *la_page_pop(la_page_t *pg)
 	return b;
 }
 
-/* Move remote frees onto the owner's free list (owner, or abandoned-list lock
- * holder). Never called on a page with LA_TF_FULL set. Every link followed is
+/* Move remote frees onto the owner's free list (owner, or the thread that
+ * took the page off an abandoned stack). Never called on a page with LA_TF_FULL set. Every link followed is
  * checked to stay inside the page's carved blocks, and there can be no more
  * blocks than blocks in use (invariant 3): a block freed twice from other threads, which
  * makes the list a cycle, aborts here instead of looping. */
@@ -113,8 +115,8 @@ void la_page_collect(la_page_t *pg)
 
 /* Abort if b is on pg's free list or its remote-free list; the lists are
  * walked at most capacity steps each and every link is checked, so a
- * corrupted list cannot make this loop. Owner (or abandoned-list lock
- * holder) only: nobody else takes blocks off these lists meanwhile. */
+ * corrupted list cannot make this loop. Owner only: nobody else takes
+ * blocks off these lists meanwhile. */
 static void find_on_list(la_page_t *pg, la_block_t *t, la_block_t *b, const char *who,
 			 const char *what)
 {
@@ -134,12 +136,23 @@ void la_page_check_double_free(la_page_t *pg, la_block_t *b, const char *who, co
 	find_on_list(pg, (la_block_t *)(w & ~LA_TF_FULL), b, who, what);
 }
 
+/* A free into an abandoned page (heap NULL, read before the push: after it
+ * the page may be gone): count it in the freeing thread's heap, whose
+ * allocation slow path reaps emptied abandoned pages (heap.c). */
+static LA_COLD void count_abandoned_free(void)
+{
+	la_heap_t *h = la_tl_heap;
+	if (h != &la_heap_empty)
+		h->abandoned_frees++;
+}
+
 /* Free from a thread that does not own the page: one CAS push, which also
  * claims LA_TF_FULL if the page sat on its owner's full list. The claimer
  * hands the page to the owner's delayed list; the owner cannot release the
  * page before it arrives there, so the page is still valid for that push. */
 void la_page_remote_free(la_page_t *pg, la_block_t *b, const char *who)
 {
+	bool abandoned = !atomic_load_explicit(&pg->heap, memory_order_relaxed);
 	uintptr_t old = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
 	do {
 		la_block_t *head = (la_block_t *)(old & ~LA_TF_FULL);
@@ -153,6 +166,8 @@ void la_page_remote_free(la_page_t *pg, la_block_t *b, const char *who)
 							 memory_order_acq_rel,
 							 memory_order_relaxed));
 	if (old & LA_TF_FULL) {
+		/* even if the page looked abandoned: it may have been adopted
+		 * and found full since */
 		la_heap_t *h = atomic_load_explicit(&pg->heap, memory_order_acquire);
 		la_page_t *d = atomic_load_explicit(&h->delayed, memory_order_relaxed);
 		la_page_t **link = la_page_delayed_link(pg);
@@ -161,6 +176,8 @@ void la_page_remote_free(la_page_t *pg, la_block_t *b, const char *who)
 		} while (!atomic_compare_exchange_weak_explicit(&h->delayed, &d, pg,
 								 memory_order_release,
 								 memory_order_relaxed));
+	} else if (LA_UNLIKELY(abandoned)) {
+		count_abandoned_free(); /* a tail call: nothing to save on the way */
 	}
 }
 
@@ -198,15 +215,34 @@ bool la_page_set_full(la_page_t *pg)
 }
 
 /* ---- abandoned pages ------------------------------------------------------
- * Pages whose heap exited with blocks still in use. heap == NULL, so frees
- * only push onto thread_free. Lock order: la_abandoned_lock before la_pool_lock. */
+ * Pages whose heap exited with blocks still in use: heap == NULL, qstate
+ * LA_Q_ABANDONED, on a lock-free stack per class, abandoned[cls], linked
+ * through next. Frees only push onto thread_free (la_page_remote_free).
+ *
+ * No ABA: a stack is never popped one page at a time. Pushers CAS a whole
+ * chain onto the head (a push only needs the head it links to to be the
+ * head it replaces, whatever happened to that page meanwhile), and every
+ * taker detaches the whole stack with one exchange. So a page adopted,
+ * emptied, freed to the pool, handed out again and re-abandoned while some
+ * thread still holds a stale pointer to it can never make a stale link the
+ * head: no CAS ever installs a value read from a page on the stack.
+ *
+ * Ownership: nobody touches a page on a stack except remote freers (CAS on
+ * thread_free); the thread that took it by the exchange owns it alone until
+ * it adopts it, frees it or pushes it back. So used and capacity do not
+ * change while a page is on a stack, and la_abandoned_cached_bytes is added
+ * at push and subtracted at take with the same values.
+ *
+ * Fork: every push and take happens with a heap lock held (thread exit,
+ * adoption and the reap in the allocation slow path) or la_abandoned_lock
+ * (sweeps by releases); fork holds them all, so the child never finds a
+ * chain taken and not yet put back. */
 pthread_mutex_t la_abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
-static la_page_t *abandoned[LA_NCLASSES];
-static _Atomic(unsigned) abandoned_cnt[LA_NCLASSES];
+static _Atomic(la_page_t *) abandoned[LA_NCLASSES];
+_Atomic(uint64_t) la_abandoned_pages;
 _Atomic(uint64_t) la_abandoned_cached_bytes[LA_TIER_COUNT];
 
-/* Free carved bytes of an abandoned page (abandoned lock held: only the
- * holder moves used/capacity of a page on the lists). */
+/* Free carved bytes of an abandoned page (its taker or pusher owns it). */
 static int64_t abandoned_bytes(const la_page_t *pg)
 {
 	return ((int64_t)pg->capacity - pg->used) * pg->block_size;
@@ -218,76 +254,81 @@ static void abandoned_count(const la_page_t *pg, int sign)
 		 sign * abandoned_bytes(pg));
 }
 
-#ifdef LA_DEBUG
-/* Abandoned lock held: the counters equal a walk of the lists. */
-static void abandoned_check(void)
+void la_abandoned_push_chain(la_page_t *first)
 {
-	uint64_t sum[LA_TIER_COUNT] = { 0 };
-	for (unsigned c = 0; c < LA_NCLASSES; c++)
-		for (la_page_t *pg = abandoned[c]; pg; pg = pg->next) {
-			LA_ASSERT(atomic_load_explicit(&pg->heap, memory_order_relaxed) == NULL);
-			sum[la_tier_of_size(pg->block_size)] += (uint64_t)abandoned_bytes(pg);
-		}
-	for (unsigned t = 0; t < LA_TIER_COUNT; t++)
-		LA_ASSERT(sum[t] == atomic_load_explicit(&la_abandoned_cached_bytes[t],
+	if (!first)
+		return;
+	unsigned cls = first->cls;
+	uint64_t n = 0;
+	la_page_t *last = first;
+	for (la_page_t *pg = first; pg; pg = pg->next) {
+		/* a page with no live block never goes on a stack: it is free */
+		LA_ASSERT(pg->cls == cls && pg->kind == LA_PAGE_SMALL && pg->used > 0);
+		LA_ASSERT(atomic_load_explicit(&pg->heap, memory_order_relaxed) == NULL);
+		pg->qstate = LA_Q_ABANDONED;
+		*la_page_prev(pg) = NULL;
+		abandoned_count(pg, 1);
+		n++;
+		last = pg;
+	}
+	atomic_fetch_add_explicit(&la_abandoned_pages, n, memory_order_relaxed);
+	la_page_t *head = atomic_load_explicit(&abandoned[cls], memory_order_relaxed);
+	do {
+		last->next = head;
+	} while (!atomic_compare_exchange_weak_explicit(&abandoned[cls], &head, first,
+							 memory_order_release,
 							 memory_order_relaxed));
 }
-#else
-static inline void abandoned_check(void) {}
-#endif
 
-void la_abandoned_push(la_page_t *pg)
+la_page_t *la_abandoned_take(unsigned cls)
 {
-	pthread_mutex_lock(&la_abandoned_lock);
-	abandoned_count(pg, 1);
-	*la_page_prev(pg) = NULL;
-	pg->next = abandoned[pg->cls];
-	abandoned[pg->cls] = pg;
-	atomic_fetch_add_explicit(&abandoned_cnt[pg->cls], 1, memory_order_relaxed);
-	pthread_mutex_unlock(&la_abandoned_lock);
-}
-
-la_page_t *la_abandoned_pop(unsigned cls)
-{
-	if (!atomic_load_explicit(&abandoned_cnt[cls], memory_order_relaxed))
+	if (!atomic_load_explicit(&abandoned[cls], memory_order_relaxed))
 		return NULL;
-	pthread_mutex_lock(&la_abandoned_lock);
-	la_page_t *pg = abandoned[cls];
-	if (pg) {
-		abandoned[cls] = pg->next;
-		pg->next = NULL;
+	la_page_t *first = atomic_exchange_explicit(&abandoned[cls], NULL, memory_order_acquire);
+	uint64_t n = 0;
+	for (la_page_t *pg = first; pg; pg = pg->next) {
+		LA_ASSERT(pg->qstate == LA_Q_ABANDONED && pg->cls == cls && pg->used > 0);
+		LA_ASSERT(atomic_load_explicit(&pg->heap, memory_order_relaxed) == NULL);
 		abandoned_count(pg, -1);
-		atomic_fetch_sub_explicit(&abandoned_cnt[cls], 1, memory_order_relaxed);
+		n++;
 	}
-	pthread_mutex_unlock(&la_abandoned_lock);
-	return pg;
+	uint64_t was = atomic_fetch_sub_explicit(&la_abandoned_pages, n, memory_order_relaxed);
+	LA_ASSERT(was >= n); /* pushed pages are counted before they are visible */
+	(void)was;
+	return first;
 }
 
-/* Collect remote frees on every abandoned page; give empty ones back to the
- * pool. Returns the bytes of pages given back. */
-size_t la_abandoned_collect(void)
+/* Collect remote frees on every abandoned page; pages with no live block
+ * left go back to the pool as free spans (any class may take them), the
+ * others back on their stacks. Caller holds a heap lock or
+ * la_abandoned_lock (fork, see above). Returns the bytes freed. */
+size_t la_abandoned_reap(void)
 {
-	size_t bytes = 0;
-	pthread_mutex_lock(&la_abandoned_lock);
-	abandoned_check();
+	la_page_t *empty = NULL;
 	for (unsigned c = 0; c < LA_NCLASSES; c++) {
-		la_page_t **pp = &abandoned[c];
-		while (*pp) {
-			la_page_t *pg = *pp;
-			abandoned_count(pg, -1);
+		la_page_t *pg = la_abandoned_take(c), *nx, *keep = NULL, **tail = &keep;
+		for (; pg; pg = nx) {
+			nx = pg->next;
 			la_page_collect(pg);
-			abandoned_count(pg, 1);
 			if (pg->used == 0) {
-				abandoned_count(pg, -1);
-				*pp = pg->next;
-				atomic_fetch_sub_explicit(&abandoned_cnt[c], 1, memory_order_relaxed);
-				bytes += (size_t)pg->slice_count * LA_SLICE_SIZE;
-				la_span_free(pg);
-			} else {
-				pp = &pg->next;
+				pg->qstate = LA_Q_NONE;
+				pg->next = empty;
+				empty = pg;
+			} else { /* the kept ones in their order */
+				*tail = pg;
+				tail = &pg->next;
 			}
 		}
+		*tail = NULL;
+		la_abandoned_push_chain(keep);
 	}
+	return la_span_free_list(empty);
+}
+
+size_t la_abandoned_collect(void)
+{
+	pthread_mutex_lock(&la_abandoned_lock);
+	size_t bytes = la_abandoned_reap();
 	pthread_mutex_unlock(&la_abandoned_lock);
 	return bytes;
 }

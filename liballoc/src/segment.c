@@ -173,12 +173,12 @@ la_page_t *la_span_alloc(unsigned n, uint8_t kind, uint32_t block_size, uint8_t 
 	return pg;
 }
 
-void la_span_free(la_page_t *pg)
+/* Pool lock held: pg's span goes back to the pool. */
+static void span_free_locked(la_page_t *pg)
 {
 	la_segment_t *s = la_seg_of(pg);
 	unsigned idx = (unsigned)(pg - s->pages);
 	uint64_t bits = run_bits(idx, pg->slice_count);
-	pthread_mutex_lock(&la_pool_lock);
 	atomic_fetch_add_explicit(&la_pool_ops, 1, memory_order_relaxed);
 	LA_ASSERT((s->free_mask & bits) == 0);
 	pg->kind = LA_PAGE_FREE;
@@ -186,7 +186,29 @@ void la_span_free(la_page_t *pg)
 	s->free_mask |= bits;
 	s->dirty_mask |= bits;
 	dirty_add(bits);
+}
+
+void la_span_free(la_page_t *pg)
+{
+	pthread_mutex_lock(&la_pool_lock);
+	span_free_locked(pg);
 	pthread_mutex_unlock(&la_pool_lock);
+}
+
+size_t la_span_free_list(la_page_t *pg)
+{
+	size_t bytes = 0;
+	if (!pg)
+		return 0;
+	pthread_mutex_lock(&la_pool_lock);
+	while (pg) {
+		la_page_t *nx = pg->next;
+		bytes += (size_t)pg->slice_count << LA_SLICE_SHIFT;
+		span_free_locked(pg);
+		pg = nx;
+	}
+	pthread_mutex_unlock(&la_pool_lock);
+	return bytes;
 }
 
 bool la_span_grow(la_page_t *pg, unsigned n)

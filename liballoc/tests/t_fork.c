@@ -82,4 +82,68 @@ TEST(fork_while_threads_allocate)
 		pthread_join(th[i], NULL);
 }
 
+/* fork while threads start, leave blocks behind and exit (their pages are
+ * abandoned, adopted and reaped meanwhile): the child allocates every class
+ * (adopting what it finds), frees the blocks the exited threads left, and
+ * exits cleanly. */
+#define LEFT_SLOTS 2048
+static _Atomic(void *) left[LEFT_SLOTS];
+
+static void *exit_leaving_blocks(void *arg)
+{
+	uint64_t s = (uintptr_t)arg;
+	for (int i = 0; i < 200; i++) {
+		size_t n = rnd(&s) % 3000 + 1;
+		void *p = malloc(n);
+		if (p)
+			memset(p, 0x11, n);
+		free(atomic_exchange(&left[rnd(&s) % LEFT_SLOTS], p));
+	}
+	return NULL;
+}
+
+static void *thread_churn(void *arg)
+{
+	uint64_t s = (uintptr_t)arg;
+	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+		pthread_t t[4];
+		for (int i = 0; i < 4; i++)
+			if (pthread_create(&t[i], NULL, exit_leaving_blocks, (void *)(uintptr_t)(rnd(&s) | 1)))
+				return (void *)1;
+		for (int i = 0; i < 4; i++)
+			pthread_join(t[i], NULL);
+	}
+	return NULL;
+}
+
+TEST(fork_during_thread_churn)
+{
+	pthread_t th[2];
+	atomic_store(&stop, 0);
+	for (int i = 0; i < 2; i++)
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, thread_churn, (void *)(uintptr_t)(i + 11)));
+	double end = now_s() + LA_TEST_BUDGET_S / 2;
+	for (int f = 0; f < 20 && (f < 3 || now_s() < end); f++) {
+		pid_t pid = fork();
+		ASSERT_GE(pid, 0);
+		if (pid == 0) {
+			for (int k = 0; k < LEFT_SLOTS; k++)
+				free(atomic_exchange(&left[k], NULL));
+			_exit(child_work());
+		}
+		int status = -1;
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		ASSERT_TRUE(WIFEXITED(status)) TH_LOG("child %d died: status %d", f, status);
+		ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("child %d", f);
+	}
+	atomic_store(&stop, 1);
+	for (int i = 0; i < 2; i++) {
+		void *r = (void *)1;
+		pthread_join(th[i], &r);
+		ASSERT_EQ(NULL, r);
+	}
+	for (int k = 0; k < LEFT_SLOTS; k++)
+		free(atomic_exchange(&left[k], NULL));
+}
+
 TEST_HARNESS_MAIN

@@ -233,4 +233,124 @@ TEST(abandoned_pages_adopted)
 	ASSERT_EQ(0, b.bytes_abandoned_cached[0]);
 }
 
+/* A page whose blocks were all freed by another thread after its owner
+ * exited serves any size class: 48-byte blocks left by an exited thread,
+ * all freed by this thread, then 4000-byte blocks of the same bytes take
+ * the same 64 KiB pages (they went back to the pool as free spans). */
+#define SWAP_N (8 * 1365) /* eight 64 KiB pages of 48-byte blocks */
+static void *leave_48(void *arg)
+{
+	void **v = arg;
+	for (int i = 0; i < SWAP_N; i++) {
+		v[i] = malloc(48);
+		if (v[i])
+			memset(v[i], 7, 48);
+	}
+	return NULL;
+}
+
+TEST(emptied_abandoned_pages_serve_other_class)
+{
+	static void *v[SWAP_N], *big[SWAP_N * 48 / 4000];
+	static uintptr_t pages[SWAP_N];
+	enum { NB = SWAP_N * 48 / 4000 };
+	pthread_t t;
+	la_monitor_start(); /* its thread's blocks stay off the pages counted */
+	ASSERT_EQ(0, pthread_create(&t, NULL, leave_48, v));
+	pthread_join(t, NULL);
+	for (int i = 0; i < SWAP_N; i++) {
+		ASSERT_NE(NULL, v[i]);
+		pages[i] = (uintptr_t)v[i] >> 16;
+	}
+	qsort(pages, SWAP_N, sizeof pages[0], cmp_ptr);
+	int npages = 0;
+	for (int i = 0; i < SWAP_N; i++)
+		if (!i || pages[i] != pages[npages - 1])
+			pages[npages++] = pages[i];
+	for (int i = 0; i < SWAP_N; i++)
+		free(v[i]);
+	struct la_stats a = stats_now();
+	int hits = 0;
+	for (int i = 0; i < NB; i++) {
+		big[i] = malloc(4000);
+		ASSERT_NE(NULL, big[i]);
+		memset(big[i], 9, 4000);
+		uintptr_t pg = (uintptr_t)big[i] >> 16;
+		hits += bsearch(&pg, pages, (size_t)npages, sizeof pages[0], cmp_ptr) != NULL;
+	}
+	struct la_stats b = stats_now();
+	/* 4000-byte pages are 64 KiB too: most of them must be the emptied
+	 * 48-byte pages (the first may still come from this thread's cache) */
+	ASSERT_GE(hits, NB / 2) TH_LOG("%d of %d 4000-byte blocks on the %d emptied pages", hits,
+				       NB, npages);
+	ASSERT_LE(b.segments, a.segments) TH_LOG("segments %llu -> %llu",
+						 (unsigned long long)a.segments,
+						 (unsigned long long)b.segments);
+	for (int i = 0; i < NB; i++)
+		free(big[i]);
+}
+
+/* Many threads exit with live blocks while others free those blocks and
+ * yet others adopt their pages: nothing is lost, nothing crashes. */
+#define EX_SLOTS 4096
+static _Atomic(void *) ex_slot[EX_SLOTS];
+static atomic_int ex_stop;
+
+static void *exiting_thread(void *arg)
+{
+	uint64_t s = (uintptr_t)arg * 7919 + 1;
+	for (int i = 0; i < 300; i++) {
+		size_t n = 8 + rnd(&s) % (rnd(&s) % 8 ? 512 : 20000);
+		void *p = malloc(n);
+		if (!p) {
+			atomic_fetch_add(&bad, 1);
+			return NULL;
+		}
+		memset(p, 0x5a, n < 64 ? n : 64);
+		p = atomic_exchange(&ex_slot[rnd(&s) % EX_SLOTS], p);
+		free(p); /* often a block of a thread that already exited */
+	}
+	return NULL;
+}
+
+static void *slot_freer(void *arg)
+{
+	uint64_t s = (uintptr_t)arg;
+	while (!atomic_load(&ex_stop))
+		free(atomic_exchange(&ex_slot[rnd(&s) % EX_SLOTS], NULL));
+	return NULL;
+}
+
+TEST(threads_exit_while_others_free)
+{
+	enum { F = 2, BATCH = 16, ROUNDS = 40 };
+	pthread_t fr[F], th[BATCH];
+	atomic_store(&ex_stop, 0);
+	for (int i = 0; i < F; i++)
+		ASSERT_EQ(0, pthread_create(&fr[i], NULL, slot_freer, (void *)(uintptr_t)(i + 3)));
+	double end = now_s() + LA_TEST_BUDGET_S;
+	for (int r = 0; r < ROUNDS && (r < 4 || now_s() < end); r++) {
+		for (int i = 0; i < BATCH; i++)
+			ASSERT_EQ(0, pthread_create(&th[i], NULL, exiting_thread,
+						    (void *)(uintptr_t)(r * BATCH + i + 1)));
+		for (int i = 0; i < BATCH; i++)
+			pthread_join(th[i], NULL);
+	}
+	atomic_store(&ex_stop, 1);
+	for (int i = 0; i < F; i++)
+		pthread_join(fr[i], NULL);
+	for (int i = 0; i < EX_SLOTS; i++)
+		free(atomic_exchange(&ex_slot[i], NULL));
+	ASSERT_EQ(0, atomic_load(&bad));
+	la_flush_all();
+	struct la_stats st = stats_now();
+	ASSERT_LT(st.bytes_in_use, 256 * 1024) TH_LOG("%llu bytes still in use",
+						      (unsigned long long)st.bytes_in_use);
+	/* what stays abandoned holds the C library's own blocks of exited
+	 * threads, a few pages at most */
+	ASSERT_LT(st.bytes_abandoned_cached[0] + st.bytes_abandoned_cached[1], 256 * 1024);
+	for (int t = 0; t < LA_TIER_COUNT; t++)
+		ASSERT_EQ(st.counter_abandoned_cached[t], st.bytes_abandoned_cached[t]);
+}
+
 TEST_HARNESS_MAIN
