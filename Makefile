@@ -53,7 +53,7 @@ TEST_SRCS := $(foreach f,$(SELFTEST_SRCS),$(if $(call is_bench,$(f)),,$(f)))
 BENCH_SRCS := $(foreach f,$(SELFTEST_SRCS),$(if $(call is_bench,$(f)),$(f)))
 
 .PHONY: all module liballoc deps help clean kernel kernels module-target \
-	checkpatch bench-boot bench-notify bench-alloc bench-pressure fuzz-alloc soak rootfs rootfs-size qemu-test qemu-test-all qemu-shell check check-host demo FORCE
+	checkpatch bench-boot bench-notify bench-alloc bench-pressure fuzz-alloc soak rootfs rootfs-size qemu-test qemu-test-all qemu-shell check check-host check-interrupt demo FORCE
 .DEFAULT_GOAL := all
 
 all: module liballoc
@@ -304,11 +304,16 @@ checkpatch: $(KSFT_DIR)/kselftest_harness.h
 		include/uapi/linux/memnotify.h && \
 		echo "checkpatch --strict: kmod/ and include/uapi/linux/memnotify.h are clean"
 
+# An interrupted qemu/run stops its VM at once (a stand-in for QEMU, no boot).
+check-interrupt:
+	@qemu/check-interrupt.sh
+
 check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory checkpatch
 	@$(MAKE) --no-print-directory check-host
 	@$(MAKE) --no-print-directory check-install
+	@$(MAKE) --no-print-directory check-interrupt
 	@$(MAKE) --no-print-directory qemu-test-all
 
 demo: deps
