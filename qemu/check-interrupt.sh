@@ -60,7 +60,7 @@ try() {
 		kill -0 "$standin" 2>/dev/null || break
 		sleep 0.1
 	done
-	wait "$runner" 2>/dev/null
+	{ wait "$runner"; } 2>/dev/null
 	rc=$?
 	if kill -0 "$standin" 2>/dev/null; then
 		echo "FAIL $how SIG$sig: QEMU (pid $standin) still runs 2 s later"
