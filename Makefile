@@ -4,12 +4,16 @@
 
 ARCH ?= x86_64
 KERNEL ?= 6.1
-ARCHES := x86_64 arm64 riscv64
-KERNELS := 6.1 6.12 distro 6.1-debug 6.12-debug
-# Every (arch, kernel) pair `make qemu-test-all` boots; the last is the debug
-# kernel (KASAN, lockdep, kmemleak: qemu/kconfig/debug.config).
-TARGETS := $(foreach k,6.1 6.12,$(foreach a,$(ARCHES),$(a)-$(k))) x86_64-distro \
-	x86_64-6.1-debug
+# The arches, the kernels and the ARCH-KERNEL pairs `make qemu-test-all`
+# boots (TARGETS=... on the command line picks others) come from the one
+# table, qemu/targets.sh.
+targets_table = $(strip $(shell bash -c '. qemu/targets.sh && echo $$$(1)'))
+ARCHES := $(call targets_table,VALID_ARCHES)
+KERNELS := $(call targets_table,VALID_KERNELS)
+TARGETS := $(call targets_table,TEST_TARGETS)
+ifeq ($(TARGETS),)
+$(error no targets from qemu/targets.sh)
+endif
 
 ifeq ($(filter $(ARCH),$(ARCHES)),)
 $(error unknown ARCH '$(ARCH)'; valid: $(ARCHES))
@@ -23,6 +27,7 @@ endif
 CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/memnotify
 export CACHE
 B := build
+space := $(subst ,, )
 KSFT_DIR := $(CACHE)/src/linux-6.1/tools/testing/selftests
 musl_cc = $(CACHE)/sysroot/$(1)/bin/musl-cc
 
@@ -63,7 +68,7 @@ help:
 	@echo "make deps         install the Debian packages everything here needs"
 	@echo "make check        host tests, then every selftest on all QEMU targets"
 	@echo "make demo         build, boot the x86_64 VM and show memnotify and liballoc at work"
-	@echo "make qemu-test    ARCH=$(ARCHES:%=%|)... KERNEL=6.1|6.12|distro: one target"
+	@echo "make qemu-test    ARCH=$(subst $(space),|,$(ARCHES)) KERNEL=$(subst $(space),|,$(KERNELS)): one target"
 	@echo "make qemu-test-all   all targets: $(TARGETS)"
 	@echo "make qemu-shell   ARCH=... KERNEL=...: a shell in the 'standard' image"
 	@echo "make rootfs-size  image sizes per arch and variant, bytes per file"
