@@ -200,13 +200,7 @@ rootfs: $(B)/$(ARCH)/minimal.cpio.zst $(B)/$(ARCH)/standard.cpio.zst
 # Sizes of both images per arch, then what each file of the minimal image
 # costs in the compressed stream (rootfs/size.sh).
 rootfs-size: $(foreach a,$(ARCHES),$(B)/$(a)/minimal.cpio.zst $(B)/$(a)/standard.cpio.zst)
-	@printf '%-8s %14s %14s  %s\n' arch minimal standard "minimal < 512 KiB"
-	@for a in $(ARCHES); do \
-		m=$$(stat -c %s $(B)/$$a/minimal.cpio.zst); s=$$(stat -c %s $(B)/$$a/standard.cpio.zst); \
-		printf '%-8s %10d KiB %10d KiB  %s\n' $$a $$((m / 1024)) $$((s / 1024)) \
-			$$([ $$m -lt 524288 ] && echo yes || echo NO); \
-	done
-	@for a in $(ARCHES); do echo; echo "$$a minimal:"; rootfs/size.sh $(B)/$$a/minimal.cpio.zst; done
+	@rootfs/size.sh --table $(B) $(ARCHES)
 
 # Boot time and idle memory of every target of qemu-test-all (or of
 # BENCH_TARGETS), BOOTS boots each (a benchmark: it prints medians and
