@@ -6,7 +6,8 @@
 # PATH: it prints init's first line, records its pid and waits.  For each
 # way a run is interrupted (SIGINT, SIGTERM and SIGHUP to the run's process
 # group, as Ctrl-C or a killed make sends them, and SIGTERM to the runner
-# alone) the stand-in must be gone within 2 s and the runner must die of
+# alone; and SIGINT to a --bench boot's group, whose console goes through a
+# fifo) the stand-in must be gone within 2 s and the runner must die of
 # that signal.  Ends with "N passed, N failed"; exits non-zero on a failure.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,14 +26,14 @@ chmod +x "$tmp/bin/qemu-system-x86_64"
 printf '' | gzip -n >"$tmp/empty.cpio.gz"
 
 passed=0 failed=0
-# try HOW SIGNAL: start a run, interrupt it, judge.
+# try HOW SIGNAL [RUN_OPTION]: start a run, interrupt it, judge.
 try() {
-	local how=$1 sig=$2 runner standin= i rc
+	local how=$1 sig=$2 mode=${3:-} runner standin= i rc
 	rm -f "$tmp/pid"
 	# The run gets a process group of its own, as a command typed at a
 	# terminal does (whose Ctrl-C reaches the whole group).
 	set -m
-	STANDIN_PID=$tmp/pid PATH=$tmp/bin:$PATH "$here/run" --arch x86_64 --kernel distro \
+	STANDIN_PID=$tmp/pid PATH=$tmp/bin:$PATH "$here/run" $mode --arch x86_64 --kernel distro \
 		--name check-interrupt --initrd "$tmp/empty.cpio.gz" >"$tmp/out" 2>&1 &
 	runner=$!
 	set +m
@@ -44,33 +45,36 @@ try() {
 	done
 	standin=$(cat "$tmp/pid" 2>/dev/null)
 	if [ -z "$standin" ]; then
-		echo "FAIL $how SIG$sig: the run never started the stand-in QEMU:"
+		echo "FAIL $how SIG$sig${mode:+ $mode}: the run never started the stand-in QEMU:"
 		sed 's/^/  /' "$tmp/out"
 		kill -KILL -- -"$runner" 2>/dev/null
 		failed=$((failed + 1))
 		return
 	fi
 	sleep 1
-	if [ "$how" = group ]; then
-		kill -"$sig" -- -"$runner"
-	else
-		kill -"$sig" "$runner"
-	fi
-	for i in $(seq 20); do
-		kill -0 "$standin" 2>/dev/null || break
-		sleep 0.1
-	done
-	{ wait "$runner"; } 2>/dev/null
-	rc=$?
+	# (stderr off: the shell's own note that its job died of a signal)
+	{
+		if [ "$how" = group ]; then
+			kill -"$sig" -- -"$runner"
+		else
+			kill -"$sig" "$runner"
+		fi
+		for i in $(seq 20); do
+			kill -0 "$standin" || break
+			sleep 0.1
+		done
+		wait "$runner"
+		rc=$?
+	} 2>/dev/null
 	if kill -0 "$standin" 2>/dev/null; then
-		echo "FAIL $how SIG$sig: QEMU (pid $standin) still runs 2 s later"
+		echo "FAIL $how SIG$sig${mode:+ $mode}: QEMU (pid $standin) still runs 2 s later"
 		kill -KILL "$standin"
 		failed=$((failed + 1))
 	elif [ "$rc" -ne $((128 + $(kill -l "$sig"))) ]; then
-		echo "FAIL $how SIG$sig: the runner exited with status $rc, not by the signal"
+		echo "FAIL $how SIG$sig${mode:+ $mode}: the runner exited with status $rc, not by the signal"
 		failed=$((failed + 1))
 	else
-		echo "ok   $how SIG$sig: QEMU stopped, the runner died of SIG$sig"
+		echo "ok   $how SIG$sig${mode:+ $mode}: QEMU stopped, the runner died of SIG$sig"
 		passed=$((passed + 1))
 	fi
 }
@@ -79,5 +83,6 @@ try group INT
 try group TERM
 try group HUP
 try runner TERM
+try group INT --bench
 echo "check-interrupt: $passed passed, $failed failed"
 [ "$failed" = 0 ]
