@@ -4,12 +4,16 @@
 
 ARCH ?= x86_64
 KERNEL ?= 6.1
-ARCHES := x86_64 arm64 riscv64
-KERNELS := 6.1 6.12 distro 6.1-debug 6.12-debug
-# Every (arch, kernel) pair `make qemu-test-all` boots; the last is the debug
-# kernel (KASAN, lockdep, kmemleak: qemu/kconfig/debug.config).
-TARGETS := $(foreach k,6.1 6.12,$(foreach a,$(ARCHES),$(a)-$(k))) x86_64-distro \
-	x86_64-6.1-debug
+# The arches, the kernels and the ARCH-KERNEL pairs `make qemu-test-all`
+# boots (TARGETS=... on the command line picks others) come from the one
+# table, qemu/targets.sh.
+targets_table = $(strip $(shell bash -c '. qemu/targets.sh && echo $$$(1)'))
+ARCHES := $(call targets_table,VALID_ARCHES)
+KERNELS := $(call targets_table,VALID_KERNELS)
+TARGETS := $(call targets_table,TEST_TARGETS)
+ifeq ($(TARGETS),)
+$(error no targets from qemu/targets.sh)
+endif
 
 ifeq ($(filter $(ARCH),$(ARCHES)),)
 $(error unknown ARCH '$(ARCH)'; valid: $(ARCHES))
@@ -23,8 +27,13 @@ endif
 CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/memnotify
 export CACHE
 B := build
+space := $(subst ,, )
+comma := ,
 KSFT_DIR := $(CACHE)/src/linux-6.1/tools/testing/selftests
 musl_cc = $(CACHE)/sysroot/$(1)/bin/musl-cc
+# liballoc's make variables for a static musl build for arch $(1).
+musl_liballoc = TARGET=musl CC=$(call musl_cc,$(1)) AR=$(CACHE)/sysroot/$(1)/bin/musl-ar \
+	KSFT_DIR=$(KSFT_DIR) UAPI_INC=$(CACHE)/sysroot/$(1)/uapi/include
 
 # The host's kernel build tree for plain `make`: the running kernel's if it
 # has one, else the newest installed Debian linux-headers-*-amd64.
@@ -53,7 +62,7 @@ TEST_SRCS := $(foreach f,$(SELFTEST_SRCS),$(if $(call is_bench,$(f)),,$(f)))
 BENCH_SRCS := $(foreach f,$(SELFTEST_SRCS),$(if $(call is_bench,$(f)),$(f)))
 
 .PHONY: all module liballoc deps help clean kernel kernels module-target \
-	checkpatch bench-boot bench-notify bench-alloc bench-pressure fuzz-alloc soak rootfs rootfs-size qemu-test qemu-test-all qemu-shell check check-host demo FORCE
+	checkpatch bench-boot bench-notify bench-alloc bench-pressure fuzz-alloc soak rootfs rootfs-size qemu-test qemu-test-all qemu-shell check check-host check-interrupt demo FORCE
 .DEFAULT_GOAL := all
 
 all: module liballoc
@@ -63,7 +72,7 @@ help:
 	@echo "make deps         install the Debian packages everything here needs"
 	@echo "make check        host tests, then every selftest on all QEMU targets"
 	@echo "make demo         build, boot the x86_64 VM and show memnotify and liballoc at work"
-	@echo "make qemu-test    ARCH=$(ARCHES:%=%|)... KERNEL=6.1|6.12|distro: one target"
+	@echo "make qemu-test    ARCH=$(subst $(space),|,$(ARCHES)) KERNEL=$(subst $(space),|,$(KERNELS)): one target"
 	@echo "make qemu-test-all   all targets: $(TARGETS)"
 	@echo "make qemu-shell   ARCH=... KERNEL=...: a shell in the 'standard' image"
 	@echo "make rootfs-size  image sizes per arch and variant, bytes per file"
@@ -111,11 +120,7 @@ $(B)/%/memnotify.ko: FORCE
 
 .PRECIOUS: $(B)/%/memnotify.ko
 $(B)/%/modules.cpio.gz: $(B)/%/memnotify.ko
-	@rm -rf $(B)/$*/stage-modules && mkdir -p $(B)/$*/stage-modules/lib/modules
-	@# Without DWARF (Debian's kernel build adds 800 KiB of it); symbols stay.
-	@$(patsubst arm64,aarch64,$(firstword $(subst -, ,$*)))-linux-gnu-strip --strip-debug \
-		-o $(B)/$*/stage-modules/lib/modules/memnotify.ko $<
-	@rootfs/mkimage.sh $@ $(B)/$*/stage-modules
+	@rootfs/stage.sh modules $@ $(firstword $(subst -, ,$*)) $<
 
 # ---- userland per arch: static musl programs -------------------------------
 
@@ -166,35 +171,23 @@ $(foreach s,$(SUITES),$(eval $(call suite_rules,$(1),$(s))))
 $(1)-tests := $(foreach s,$(SUITES),$(B)/$(1)/tests/$(s)/.all)
 $(1)-bench := $(patsubst selftests/%.c,$(B)/$(1)/tests/%,$(BENCH_SRCS))
 
-# minimal: init, the tests and liballoc's musl tests; standard adds BusyBox.
-$(B)/$(1)/minimal.cpio.zst: $(B)/$(1)/init $$($(1)-tests) $$($(1)-tools) FORCE
-	@rm -rf $(B)/$(1)/stage-minimal && mkdir -p $(B)/$(1)/stage-minimal/bin
-	@cp $(B)/$(1)/init $(B)/$(1)/stage-minimal/init
-	@for t in $$($(1)-tools); do cp $$$$t $(B)/$(1)/stage-minimal/bin/; done
-	@$(foreach s,$(SUITES),mkdir -p $(B)/$(1)/stage-minimal/tests/$(s) && \
-		cp $(B)/$(1)/tests/$(s)/.all $(B)/$(1)/stage-minimal/tests/$(s)/ && \
-		$(foreach p,$(call suite_programs,$(s)),ln -s .all $(B)/$(1)/stage-minimal/tests/$(s)/$(p) &&) true;)
-	@$(MAKE) -s -C liballoc TARGET=musl CC=$(call musl_cc,$(1)) AR=$(CACHE)/sysroot/$(1)/bin/musl-ar \
-		KSFT_DIR=$(KSFT_DIR) UAPI_INC=$(CACHE)/sysroot/$(1)/uapi/include \
-		O=$(CURDIR)/$(B)/$(1)/liballoc tests
-	@mkdir -p $(B)/$(1)/stage-minimal/tests/liballoc
-	@find $(B)/$(1)/liballoc/tests -maxdepth 1 -type f -perm -u+x \
-		-exec cp {} $(B)/$(1)/stage-minimal/tests/liballoc/ \;
-	@rootfs/mkimage.sh $$@ $(B)/$(1)/stage-minimal
+# liballoc's tests built for musl (FORCE: liballoc's own make decides).
+$(B)/$(1)/liballoc/tests: FORCE | $(call musl_cc,$(1))
+	@$(MAKE) -s -C liballoc $(call musl_liballoc,$(1)) O=$(CURDIR)/$(B)/$(1)/liballoc tests
+
+# The images (rootfs/stage.sh says what goes where). minimal: init, the
+# tests and liballoc's musl tests; standard adds BusyBox.
+$(B)/$(1)/minimal.cpio.zst: $(B)/$(1)/init $$($(1)-tests) $$($(1)-tools) $(B)/$(1)/liballoc/tests FORCE
+	@rootfs/stage.sh minimal $$@ $(B)/$(1)/init $(B)/$(1)/liballoc/tests \
+		$(foreach s,$(SUITES),suite:$(B)/$(1)/tests/$(s)/.all:$(subst $(space),$(comma),$(call suite_programs,$(s)))) \
+		$$(addprefix tool:,$$($(1)-tools))
 
 # bench: init and the benchmark programs only, run from /bench.
 $(B)/$(1)/bench.cpio.gz: $(B)/$(1)/init $$($(1)-bench) FORCE
-	@rm -rf $(B)/$(1)/stage-bench && mkdir -p $(B)/$(1)/stage-bench
-	@cp $(B)/$(1)/init $(B)/$(1)/stage-bench/init
-	@cd $(B)/$(1) && for t in $$(patsubst $(B)/$(1)/tests/%,%,$$($(1)-bench)); do \
-		mkdir -p stage-bench/bench/$$$$(dirname $$$$t) && cp tests/$$$$t stage-bench/bench/$$$$t; done
-	@rootfs/mkimage.sh $$@ $(B)/$(1)/stage-bench
+	@rootfs/stage.sh bench $$@ $(B)/$(1)/init $(B)/$(1)/tests $$($(1)-bench)
 
 $(B)/$(1)/standard.cpio.zst: $(B)/$(1)/minimal.cpio.zst FORCE
-	@rm -rf $(B)/$(1)/stage-standard && cp -a $(B)/$(1)/stage-minimal $(B)/$(1)/stage-standard
-	@mkdir -p $(B)/$(1)/stage-standard/bin $(B)/$(1)/stage-standard/bench
-	@cp -L $(CACHE)/sysroot/$(1)/busybox $(B)/$(1)/stage-standard/bin/busybox
-	@rootfs/mkimage.sh $$@ $(B)/$(1)/stage-standard
+	@rootfs/stage.sh standard $$@ $(B)/$(1)/stage-minimal $(CACHE)/sysroot/$(1)/busybox
 endef
 $(foreach a,$(ARCHES),$(eval $(call arch_rules,$(a))))
 
@@ -207,13 +200,7 @@ rootfs: $(B)/$(ARCH)/minimal.cpio.zst $(B)/$(ARCH)/standard.cpio.zst
 # Sizes of both images per arch, then what each file of the minimal image
 # costs in the compressed stream (rootfs/size.sh).
 rootfs-size: $(foreach a,$(ARCHES),$(B)/$(a)/minimal.cpio.zst $(B)/$(a)/standard.cpio.zst)
-	@printf '%-8s %14s %14s  %s\n' arch minimal standard "minimal < 512 KiB"
-	@for a in $(ARCHES); do \
-		m=$$(stat -c %s $(B)/$$a/minimal.cpio.zst); s=$$(stat -c %s $(B)/$$a/standard.cpio.zst); \
-		printf '%-8s %10d KiB %10d KiB  %s\n' $$a $$((m / 1024)) $$((s / 1024)) \
-			$$([ $$m -lt 524288 ] && echo yes || echo NO); \
-	done
-	@for a in $(ARCHES); do echo; echo "$$a minimal:"; rootfs/size.sh $(B)/$$a/minimal.cpio.zst; done
+	@rootfs/size.sh --table $(B) $(ARCHES)
 
 # Boot time and idle memory of every target of qemu-test-all (or of
 # BENCH_TARGETS), BOOTS boots each (a benchmark: it prints medians and
@@ -279,19 +266,10 @@ bench-alloc: liballoc
 # carries the shared libraries ldd names for it and for each allocator.
 PRESSURE_REPS ?= 3
 PRESSURE_LIBS := /usr/lib/x86_64-linux-gnu/libmimalloc.so.2 /usr/lib/x86_64-linux-gnu/libjemalloc.so.2
-PRESSURE_STAGE := $(B)/x86_64/stage-pressure
 bench-pressure: liballoc $(B)/x86_64/init $(B)/x86_64-6.1/modules.cpio.gz
 	@$(MAKE) -s --no-print-directory -C liballoc O=$(CURDIR)/$(B)/liballoc/host pressure
-	@rm -rf $(PRESSURE_STAGE) && mkdir -p $(PRESSURE_STAGE)/bench/liballoc \
-		$(PRESSURE_STAGE)/lib/x86_64-linux-gnu $(PRESSURE_STAGE)/lib64
-	@cp $(B)/x86_64/init $(PRESSURE_STAGE)/init
-	@cp $(B)/liballoc/host/bench/pressure $(PRESSURE_STAGE)/bench/liballoc/
-	@cp $(B)/liballoc/host/liballoc.so $(PRESSURE_LIBS) $(PRESSURE_STAGE)/lib/x86_64-linux-gnu/
-	@for f in $$(ldd $(B)/liballoc/host/bench/pressure $(B)/liballoc/host/liballoc.so $(PRESSURE_LIBS) | \
-		awk '$$2 == "=>" && $$3 ~ /^\// { print $$3 } $$1 ~ /^\/lib64\// { print $$1 }' | sort -u); do \
-		case $$f in /lib64/*) cp -L $$f $(PRESSURE_STAGE)/lib64/ ;; \
-		*) cp -L $$f $(PRESSURE_STAGE)/lib/x86_64-linux-gnu/ ;; esac; done
-	@rootfs/mkimage.sh $(B)/x86_64/pressure.cpio.gz $(PRESSURE_STAGE)
+	@rootfs/stage.sh pressure $(B)/x86_64/pressure.cpio.gz $(B)/x86_64/init \
+		$(B)/liballoc/host/bench/pressure $(B)/liballoc/host/liballoc.so $(PRESSURE_LIBS)
 	@qemu/run --arch x86_64 --kernel 6.1 --name x86_64-6.1-pressure \
 		--append "kimigayo.run=/bench pressure.reps=$(PRESSURE_REPS)" \
 		--initrd $(B)/x86_64/pressure.cpio.gz --initrd $(B)/x86_64-6.1/modules.cpio.gz
@@ -305,23 +283,23 @@ checkpatch: $(KSFT_DIR)/kselftest_harness.h
 		include/uapi/linux/memnotify.h && \
 		echo "checkpatch --strict: kmod/ and include/uapi/linux/memnotify.h are clean"
 
+# An interrupted qemu/run stops its VM at once (a stand-in for QEMU, no boot).
+check-interrupt:
+	@qemu/check-interrupt.sh
+
 check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory checkpatch
 	@$(MAKE) --no-print-directory check-host
 	@$(MAKE) --no-print-directory check-install
+	@$(MAKE) --no-print-directory check-interrupt
 	@$(MAKE) --no-print-directory qemu-test-all
 
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) -s --no-print-directory $(B)/x86_64/init $(B)/x86_64-6.1/modules.cpio.gz
-	@$(MAKE) -s -C liballoc TARGET=musl CC=$(call musl_cc,x86_64) AR=$(CACHE)/sysroot/x86_64/bin/musl-ar \
-		KSFT_DIR=$(KSFT_DIR) UAPI_INC=$(CACHE)/sysroot/x86_64/uapi/include \
-		O=$(CURDIR)/$(B)/x86_64/liballoc demo
-	@rm -rf $(B)/x86_64/stage-demo && mkdir -p $(B)/x86_64/stage-demo/demo/liballoc
-	@cp $(B)/x86_64/init $(B)/x86_64/stage-demo/init
-	@cp $(B)/x86_64/liballoc/demo/oom_demo $(B)/x86_64/stage-demo/demo/liballoc/
-	@rootfs/mkimage.sh $(B)/x86_64/demo.cpio.gz $(B)/x86_64/stage-demo
+	@$(MAKE) -s -C liballoc $(call musl_liballoc,x86_64) O=$(CURDIR)/$(B)/x86_64/liballoc demo
+	@rootfs/stage.sh demo $(B)/x86_64/demo.cpio.gz $(B)/x86_64/init $(B)/x86_64/liballoc/demo/oom_demo
 	@qemu/run --arch x86_64 --kernel 6.1 --name x86_64-6.1-demo --append kimigayo.run=/demo \
 		--initrd $(B)/x86_64/demo.cpio.gz --initrd $(B)/x86_64-6.1/modules.cpio.gz
 	@liballoc/demo/report.sh $(B)/logs/x86_64-6.1-demo.log $(B)/demo

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
-# Sourced by the build and QEMU scripts: the one table of target
-# architectures and kernels, the cache layout, and small helpers.
+# Sourced by the build and QEMU scripts, and read by the Makefile: the one
+# table of target architectures and kernels, the cache layout, and small
+# helpers.
 #
 # Cache (outside the repository, survives fresh clones):
 #   $CACHE/src/linux-<line>/          unpacked kernel source (6.1, 6.12)
@@ -11,8 +12,14 @@
 #   $CACHE/distro/                    Debian's shipped amd64 kernel image
 
 CACHE=${CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memnotify}
+# The targets: ARCH and KERNEL values every script and make accept (an arch
+# also needs its case in set_arch, a kernel line its source in sources.sh),
+# and the ARCH-KERNEL pairs `make qemu-test-all` boots, in this order (the
+# last is the debug kernel: KASAN, lockdep, kmemleak, qemu/kconfig/debug.config).
 VALID_ARCHES="x86_64 arm64 riscv64"
 VALID_KERNELS="6.1 6.12 distro 6.1-debug 6.12-debug"
+TEST_TARGETS="x86_64-6.1 arm64-6.1 riscv64-6.1 x86_64-6.12 arm64-6.12 riscv64-6.12
+	x86_64-distro x86_64-6.1-debug"
 
 die() { echo "$(basename "$0"): $*" >&2; exit 1; }
 note() { echo "  [$(basename "$0")] $*" >&2; }

@@ -8,9 +8,32 @@
 # programs share is paid for by the first of them.  The marginal bytes add
 # up to the compressed contents; the rest of the image is cpio headers,
 # names and symlinks.
+#
+# size.sh --table BUILD ARCH... (make rootfs-size): the compressed sizes of
+# both images of each arch (BUILD/ARCH/minimal.cpio.zst and
+# standard.cpio.zst) and whether the minimal one is under 512 KiB, then
+# the per-file costs of each minimal image.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../qemu/targets.sh"
+
+if [ "${1:-}" = --table ]; then
+	build=${2:?usage: size.sh --table BUILD ARCH...}
+	shift 2
+	printf '%-8s %14s %14s  %s\n' arch minimal standard "minimal < 512 KiB"
+	for a in "$@"; do
+		m=$(stat -c %s "$build/$a/minimal.cpio.zst")
+		s=$(stat -c %s "$build/$a/standard.cpio.zst")
+		printf '%-8s %10d KiB %10d KiB  %s\n' "$a" $((m / 1024)) $((s / 1024)) \
+			"$([ "$m" -lt 524288 ] && echo yes || echo NO)"
+	done
+	for a in "$@"; do
+		echo
+		echo "$a minimal:"
+		"$0" "$build/$a/minimal.cpio.zst"
+	done
+	exit 0
+fi
 
 img=${1:?usage: size.sh IMAGE.cpio.zst|IMAGE.cpio.gz}
 list=$img.list
