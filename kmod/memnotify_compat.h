@@ -13,15 +13,17 @@
  * Both register with seeks = DEFAULT_SEEKS, the caller's batch (see
  * memnotify_reclaim.c for why), SHRINKER_MEMCG_AWARE | SHRINKER_NUMA_AWARE,
  * and initialise the caller's memcg-aware list_lru bound to the shrinker
- * (list_lru_init_memcg()), so that adding the first object to a cgroup's
- * list on a node sets that cgroup's bit for the shrinker on that node: the
- * only way a module gets its shrinker called for limit reclaim.  The
- * list_lru needs the shrinker's id.  From 6.7 on shrinker_alloc() assigns
- * it and the list_lru is initialised before shrinker_register(); before
- * 6.7 only registration assigns it (prealloc_shrinker() is not exported),
- * so the shrinker is registered first and its callbacks may run before the
- * list_lru is initialised: the caller must not touch the list_lru from
- * them until mn_shrinker_create() has returned.  The kernel drops
+ * (what list_lru_init_memcg() does, but with the caller's lockdep class
+ * for its locks instead of the one all list_lrus without a key share), so
+ * that adding the first object to a cgroup's list on a node sets that
+ * cgroup's bit for the shrinker on that node: the only way a module gets
+ * its shrinker called for limit reclaim.  The list_lru needs the
+ * shrinker's id.  From 6.7 on shrinker_alloc() assigns it and the list_lru
+ * is initialised before shrinker_register(); before 6.7 only registration
+ * assigns it (prealloc_shrinker() is not exported), so the shrinker is
+ * registered first and its callbacks may run before the list_lru is
+ * initialised: the caller must not touch the list_lru from them until
+ * mn_shrinker_create() has returned.  The kernel drops
  * SHRINKER_MEMCG_AWARE itself when the memory controller is disabled
  * (cgroup_disable=memory) or absent (CONFIG_MEMCG=n); the list_lru then
  * keeps one list per node and every call has sc->memcg == NULL.
@@ -79,13 +81,14 @@ struct mn_shrinker_ops {
 
 static inline struct shrinker *
 mn_shrinker_create(const struct mn_shrinker_ops *ops, const char *name,
-		   long batch, struct list_lru *lru)
+		   long batch, struct list_lru *lru,
+		   struct lock_class_key *key)
 {
 	struct shrinker *s = shrinker_alloc(MN_SHRINKER_FLAGS, "%s", name);
 
 	if (!s)
 		return ERR_PTR(-ENOMEM);
-	if (list_lru_init_memcg(lru, s)) {
+	if (__list_lru_init(lru, true, key, s)) {
 		shrinker_free(s);
 		return ERR_PTR(-ENOMEM);
 	}
@@ -107,7 +110,8 @@ static inline void mn_shrinker_destroy(struct shrinker *s, struct list_lru *lru)
 
 static inline struct shrinker *
 mn_shrinker_create(const struct mn_shrinker_ops *ops, const char *name,
-		   long batch, struct list_lru *lru)
+		   long batch, struct list_lru *lru,
+		   struct lock_class_key *key)
 {
 	struct shrinker *s = kzalloc(sizeof(*s), GFP_KERNEL);
 	int err;
@@ -124,7 +128,7 @@ mn_shrinker_create(const struct mn_shrinker_ops *ops, const char *name,
 		kfree(s);
 		return ERR_PTR(err);
 	}
-	err = list_lru_init_memcg(lru, s);
+	err = __list_lru_init(lru, true, key, s);
 	if (err) {
 		unregister_shrinker(s);
 		kfree(s);

@@ -151,6 +151,7 @@ struct mn_claim_obj {
 static struct shrinker *mn_shrinker;
 static struct kmem_cache *mn_claim_cache;
 static struct list_lru mn_lru;
+static struct lock_class_key mn_lru_key;	/* its own class for lockdep */
 static bool mn_lru_ready;	/* mn_lru initialised (see memnotify_compat.h) */
 
 static unsigned long mn_claim_slack;	/* pages, see above */
@@ -583,7 +584,7 @@ int mn_reclaim_init(void)
 	if (!mn_claim_cache)
 		return -ENOMEM;
 	mn_shrinker = mn_shrinker_create(&mn_shrinker_ops, "memnotify", batch,
-					 &mn_lru);
+					 &mn_lru, &mn_lru_key);
 	if (IS_ERR(mn_shrinker)) {
 		kmem_cache_destroy(mn_claim_cache);
 		return PTR_ERR(mn_shrinker);
