@@ -6,7 +6,9 @@
  *  - memory.reclaim in one cgroup asks its subscriber and not the other's;
  *  - global reclaim (drop_caches, root memory.reclaim) asks both;
  *  - a claim is clamped to the usage of the claimant's cgroup, also when
- *    the process holds more (charged to the cgroup it came from).
+ *    the process holds more (charged to the cgroup it came from);
+ *  - a process that moves to the other cgroup keeps its claim in the old
+ *    one until it sets its claim again, and then it is in the new one.
  * Skips only where cgroup2 or its memory controller is unavailable.
  */
 #include <poll.h>
@@ -53,13 +55,19 @@ static long long cg_read(const char *cg, const char *file)
 	return read_num(path);
 }
 
+/* Puts process @pid into @cg. */
+static int cg_join_pid(const char *cg, pid_t pid)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%d", pid);
+	return cg_write(cg, "cgroup.procs", buf);
+}
+
 /* Puts the calling process into @cg. */
 static int cg_join(const char *cg)
 {
-	char pid[32];
-
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	return cg_write(cg, "cgroup.procs", pid);
+	return cg_join_pid(cg, getpid());
 }
 
 /* NULL if cgroup2 with the memory controller is usable, else why not. */
@@ -322,6 +330,118 @@ TEST_F(two_cgroups, claim_clamped_to_cgroup_usage)
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	close(p[0]);
+}
+
+/*
+ * Starts in cgroup A holding HOLD and claiming it; on a byte from @cmd it
+ * moves to cgroup B, faults in HOLD / 2 more there and claims all it
+ * holds.  Reports READY with its claim after each claim, and every RECLAIM
+ * request.
+ */
+static void __attribute__((noreturn)) mover(int cmd, int out)
+{
+	struct pollfd pfd[2];
+	struct memnotify_event ev;
+	__u64 claim = 0;
+	int fd;
+	char c;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (cg_join(cg_names[0]) || !hold_anon(HOLD)) {
+		send_report(out, REPORT_FAILED, errno);
+		_exit(1);
+	}
+	fd = mn_open_nb();
+	if (fd < 0 || mn_set_cache(fd, HOLD) || mn_get_cache(fd, &claim)) {
+		send_report(out, REPORT_FAILED, errno);
+		_exit(1);
+	}
+	send_report(out, REPORT_READY, claim);
+	pfd[0] = (struct pollfd){ .fd = fd, .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = cmd, .events = POLLIN };
+	for (;;) {
+		if (poll(pfd, 2, 1000) <= 0)
+			continue;
+		if ((pfd[0].revents & POLLIN) &&
+		    read(fd, &ev, sizeof(ev)) == (ssize_t)sizeof(ev) &&
+		    ev.type == MEMNOTIFY_EVENT_RECLAIM)
+			send_report(out, REPORT_RECLAIM, ev.reclaim_bytes);
+		if (!(pfd[1].revents & (POLLIN | POLLHUP)))
+			continue;
+		if (read(cmd, &c, 1) != 1)
+			_exit(0);
+		if (cg_join(cg_names[1]) || !hold_anon(HOLD / 2) ||
+		    mn_set_cache(fd, HOLD + HOLD / 2) || mn_get_cache(fd, &claim)) {
+			send_report(out, REPORT_FAILED, errno);
+			_exit(1);
+		}
+		send_report(out, REPORT_READY, claim);
+	}
+}
+
+/* The next READY report within @ms (RECLAIM reports are skipped), or 0. */
+static int next_ready(int fd, struct report *r, int ms)
+{
+	uint64_t end = now_ns() + (uint64_t)ms * 1000000ull;
+
+	for (;;) {
+		int64_t left = (int64_t)(end - now_ns()) / 1000000;
+
+		if (left <= 0 || get_report(fd, r, (int)left) != 1)
+			return 0;
+		if (r->kind != REPORT_RECLAIM)
+			return 1;
+	}
+}
+
+TEST_F(two_cgroups, claim_follows_process_on_next_set)
+{
+	int cmd[2], rep[2];
+	struct report r;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe2(cmd, O_CLOEXEC));
+	ASSERT_EQ(0, pipe2(rep, O_CLOEXEC));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(cmd[1]);
+		close(rep[0]);
+		mover(cmd[0], rep[1]);
+	}
+	close(cmd[0]);
+	close(rep[1]);
+	ASSERT_EQ(1, next_ready(rep[0], &r, 10000));
+	ASSERT_EQ(REPORT_READY, r.kind);
+	EXPECT_EQ(HOLD, r.bytes);
+
+	/*
+	 * Moved to B: the claim stays in A until it is set again.  (Each
+	 * memory.reclaim here asks for whole claims: nothing is given back,
+	 * so reclaim runs down to the lowest priority.)
+	 */
+	ASSERT_EQ(0, cg_join_pid(cg_names[1], pid));
+	cg_write(cg_names[1], "memory.reclaim", "4M");
+	EXPECT_EQ(0, asked_within(rep[0], 1000));
+	cg_write(cg_names[0], "memory.reclaim", "4M");
+	EXPECT_LT(0, asked_within(rep[0], 2000));
+
+	/* Set again from B: now reclaim in B asks it, and in A it does not. */
+	ASSERT_EQ(1, write(cmd[1], "m", 1));
+	ASSERT_EQ(1, next_ready(rep[0], &r, 10000));
+	ASSERT_EQ(REPORT_READY, r.kind) TH_LOG("mover: %s", strerror((int)r.bytes));
+	TH_LOG("claim after the move %llu bytes; B's usage %lld bytes",
+	       (unsigned long long)r.bytes, cg_read(cg_names[1], "memory.current"));
+	EXPECT_LT(0, r.bytes);
+	cg_write(cg_names[0], "memory.reclaim", "4M");
+	EXPECT_EQ(0, asked_within(rep[0], 1000));
+	cg_write(cg_names[1], "memory.reclaim", "4M");
+	EXPECT_LT(0, asked_within(rep[0], 2000));
+
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(cmd[1]);
+	close(rep[0]);
 }
 
 TEST_HARNESS_MAIN
