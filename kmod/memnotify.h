@@ -32,6 +32,7 @@
  *  sub->claim (atomic)	a subscriber's claim in pages; the sum of all
  *				claims is the cache_pages gauge (atomic).  No
  *				lock: the shrinker takes pages with cmpxchg.
+ *				sub->cobj is set under mn_subs_lock.
  *  sub->wqh.lock (spinlock)	the subscriber's ring, counters and seq, and
  *				its pending-reclaim counter and accounting
  *				(sub->rq), like fs/eventfd.c uses its wait
@@ -48,9 +49,15 @@
  *  mn_ow_lock (mutex)	the OOM notifier's state (memnotify_oomwait.c);
  *				held across its bounded wait, under oom_lock.
  *
+ *  mn_lru's list locks	the claim objects on the shrinker's memcg-aware
+ *  (spinlocks, per node)	list_lru (memnotify_reclaim.c); the shrinker
+ *				walks a (cgroup, node) list under its lock and
+ *				takes subscribers' wqh.lock inside it.  Order:
+ *				mn_subs_lock -> list lock -> sub->wqh.lock.
+ *
  *  Nothing allocates or sleeps while holding a spinlock, and the shrinker
- *  takes no lock but a subscriber's wqh.lock, so reclaim never waits for
- *  userspace or for another reclaimer.
+ *  takes no lock but a list lock of mn_lru and a subscriber's wqh.lock, so
+ *  reclaim never waits for userspace or for another reclaimer.
  */
 #ifndef _MEMNOTIFY_H
 #define _MEMNOTIFY_H
@@ -182,6 +189,8 @@ static inline void mn_stat_inc(enum mn_stat s)
 	this_cpu_inc(mn_counters.v[s]);
 }
 
+struct mn_claim_obj;
+
 struct mn_idle_sample {
 	u64 time_ns;
 	u64 cpu_ns;
@@ -237,6 +246,9 @@ struct mn_reclaim_acct {
  * @claim:	pages of cache this subscriber claims (memnotify_reclaim.c)
  * @mm:		address space of the opener; claims are clamped to its
  *		resident anonymous pages (pinned with mmgrab(), may be NULL)
+ * @cobj:	the claim's object on the shrinker's memcg-aware list_lru,
+ *		charged to the opener's cgroup (memnotify_reclaim.c)
+ * @claim_memcg_id: id of that cgroup (set with @cobj)
  * @ask_pages:	pages asked by RECLAIM since @ask_jiffies (memnotify_reclaim.c)
  * @ask_anon:	the opener's resident anonymous pages when that began
  * @ask_jiffies:	when the last RECLAIM was asked
@@ -280,6 +292,8 @@ struct mn_sub {
 	u32 mask;
 	atomic_long_t claim;
 	struct mm_struct *mm;
+	struct mn_claim_obj *cobj;
+	u64 claim_memcg_id;
 	atomic_long_t ask_pages;
 	unsigned long ask_anon;
 	unsigned long ask_jiffies;
@@ -342,6 +356,7 @@ void mn_reclaim_exit(void);
 int mn_claim_set(struct mn_sub *sub, u64 bytes, u64 request_seq);
 u64 mn_claim_get(struct mn_sub *sub);
 void mn_claim_drop(struct mn_sub *sub);
+void mn_claim_release(struct mn_sub *sub);
 unsigned long mn_claim_request_all(struct mn_sub *sub, u32 source);
 unsigned long mn_ask_outstanding(struct mn_sub *sub, unsigned long anon);
 

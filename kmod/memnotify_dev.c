@@ -104,7 +104,7 @@ static int mn_release(struct inode *inode, struct file *file)
 	mutex_lock(&sub->cfg_lock);
 	mn_idle_stop(sub);
 	mutex_unlock(&sub->cfg_lock);
-	mn_claim_drop(sub);
+	mn_claim_release(sub);
 	atomic_long_sub(mn_sub_size(sub, sub->qlen),
 			&mn_gauges[MN_GAUGE_MEMORY_BYTES]);
 	if (sub->state_page)

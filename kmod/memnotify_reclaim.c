@@ -26,11 +26,57 @@
  * clamp allows max(64, percpu_counter_batch) pages per online CPU above
  * the counter (the claim_slack_pages gauge); a liar gains at most that.
  *
- * The shrinker:
- *  - count_objects() is cheap and quiet: it hands the call to
- *    mn_pressure_shrinker_call() (a lockless gate check that may queue a
- *    work item) and returns the sum of claims, at most total RAM.  No lock,
- *    no walk of the subscribers, no record is queued from it.
+ * Claims are also clamped to the usage of the claimant's memory cgroup
+ * (memory.current, which counts its descendants too): when set, to the
+ * usage of the cgroup the opener's process is in; when scanned, to the
+ * usage of the cgroup whose reclaim asks.  The root cgroup has no usage
+ * in cgroup v2 and sets no bound.
+ *
+ * Claim objects and cgroups.  A subscriber with a claim owns one claim
+ * object (struct mn_claim_obj, sub->cobj), allocated with
+ * kmem_cache_alloc_lru(GFP_KERNEL_ACCOUNT) while the opener's cgroup is
+ * the active memcg, so it is charged to that cgroup, and put on mn_lru, a
+ * memcg-aware list_lru: the object sits on the list of that cgroup and of
+ * the node its memory is on (the node the claimant ran on when it first
+ * claimed).  The first object on a (cgroup, node) list sets that cgroup's
+ * shrinker bit on that node, so the shrinker is called for reclaim in that
+ * cgroup and its ancestors: limit reclaim of a cgroup (memory.max,
+ * memory.high, memory.reclaim) reaches the claims charged to it and its
+ * descendants and no others; global reclaim and drop_caches visit every
+ * cgroup and so reach every claim.  When a cgroup is removed the kernel
+ * moves its objects to its parent's list.
+ *  - The object is homed when a SET_CACHE stores a claim: if the opener's
+ *    process has moved to another cgroup since the object was allocated,
+ *    a new object charged to the new cgroup replaces it (cgroup v2 does not
+ *    move charges, so memory the process faulted in before the move stays
+ *    charged to the old cgroup; the claim follows the process).  It stays
+ *    on its list, claim 0 or not, until release() or a re-homing.
+ *  - count_objects() returns SHRINK_EMPTY only for an empty list, so vmscan
+ *    clears a cgroup's shrinker bit only when the list is empty, and the
+ *    list_lru's own rule (adding to an empty list sets the bit) keeps every
+ *    object with a claim reachable.
+ *  - With the memory controller disabled (cgroup_disable=memory) or absent
+ *    (CONFIG_MEMCG=n) the kernel drops SHRINKER_MEMCG_AWARE, objects are
+ *    charged nowhere and there is one list per node, walked with
+ *    sc->memcg == NULL.
+ *
+ * NUMA: the shrinker is SHRINKER_NUMA_AWARE and a claim counts on the node
+ * of its object.  Which nodes a process's free cache sits on is unknown
+ * without walking its page tables; under the default local allocation
+ * policy it is mostly the node the process runs on, which is where its
+ * object was allocated.  Reclaim on another node does not ask it.
+ *
+ * The shrinker, called for one (cgroup, node) list at a time:
+ *  - count_objects() is cheap and quiet: for global reclaim (the root
+ *    cgroup, or none) it hands the call to mn_pressure_shrinker_call() (a
+ *    lockless gate check that may queue a work item); limit reclaim never
+ *    calls it with the root, so it raises no PRESSURE record.  It returns
+ *    the sum of the claims on the list, at most the cgroup's usage and
+ *    total RAM, from one walk of that list under the list's lock (LRU_SKIP
+ *    for every object: reading an atomic each).  The list holds at most one
+ *    object per open file of /dev/memnotify, so the walk is bounded by the
+ *    admission caps (max_subscribers, max_subscribers_per_user), like a
+ *    scan pass; no record is queued from it.
  *  - seeks is DEFAULT_SEEKS: vmscan asks for (claims >> priority) * 2 per
  *    pass, i.e. the claims are treated like any other cache and trimmed in
  *    step with the reclaim priority (a request for all of them only at the
@@ -40,16 +86,18 @@
  *  - batch is max(128, totalram / 128) pages (128 is vmscan's default).  vmscan asks for at
  *    most twice what count_objects() returned, and that is at most total
  *    RAM, so one do_shrink_slab() makes at most 2 * 128 + 1 = 257 calls of
- *    scan_objects(), whatever userspace claims.
- *  - scan_objects() makes one pass over the subscribers, starting at a
- *    cursor that moves on by one each call so that rounding favours nobody,
- *    and asks each for its share of nr_to_scan in proportion to its clamped
- *    claim, taking the pages from the claim with cmpxchg (two reclaimers
- *    never take the same page) and adding them, in bytes, to the
- *    subscriber's pending-reclaim counter, both under that subscriber's
- *    wqh.lock (a spinlock held for a few instructions; SET_CACHE's
- *    compare-and-set holds it too).  One call therefore costs
- *    O(subscribers), one pass costs O(257 * subscribers).
+ *    scan_objects() for a (cgroup, node), whatever userspace claims.
+ *  - scan_objects() sums the list's claims in one walk, then makes one
+ *    pass over the list with list_lru_walk_one(), asking each subscriber
+ *    for its share of nr_to_scan in proportion to its clamped claim,
+ *    taking the pages from the claim with cmpxchg (two reclaimers never
+ *    take the same page) and adding them, in bytes, to the subscriber's
+ *    pending-reclaim counter, both under that subscriber's wqh.lock (a
+ *    spinlock held for a few instructions; SET_CACHE's compare-and-set
+ *    holds it too).  The first object of each pass goes to the tail
+ *    (LRU_ROTATE), a cursor that moves on by one each call so that rounding
+ *    favours nobody.  One call costs O(objects on the list), one pass
+ *    O(257 * objects on the list).
  *  - It returns the number of pages it asked for.  vmscan does not count a
  *    shrinker's return value as reclaimed memory (nr_reclaimed is credited
  *    only from reclaim_state, i.e. slab pages actually freed); the value
@@ -57,33 +105,54 @@
  *    while shrinkers report progress, so drop_caches turns every claim
  *    into requests.  When nothing was asked it returns SHRINK_STOP.
  *    Userspace frees asynchronously; the shrinker never waits for it.
- *  - It is not SHRINKER_NUMA_AWARE: a claim is the size of a process's free
- *    cache, and which nodes its pages sit on is unknown without walking
- *    its page tables; a NUMA-aware count would have to invent a split.
- *    vmscan calls it with nid 0 from the reclaim of every node, and one
- *    deferred count is shared by all nodes.
+ *
+ * Locking:
+ *  - sub->cobj is set and replaced under mn_subs_lock (SET_CACHE), and
+ *    taken at release(), when no ioctl of the file can run.  Objects are
+ *    allocated before and freed after mn_subs_lock is held (nothing
+ *    allocates or frees under it); mn_lru_add()/mn_lru_del() may be called
+ *    under it.  Order: mn_subs_lock -> list lock -> sub->wqh.lock.
+ *  - An object's list linkage is under its list's lock (the list_lru's
+ *    per-node spinlock); the walk callbacks run under it, take only a
+ *    subscriber's wqh.lock, never sleep, allocate or drop the list lock.
+ *  - Lifetime: release() zeroes the claim, deletes the object from its list
+ *    (which waits for a walk holding the list lock) and frees it; the
+ *    subscriber itself is freed an RCU grace period later still.  So a walk
+ *    only ever sees objects whose subscriber is alive.
  */
 #include <linux/ktime.h>
+#include <linux/list_lru.h>
+#include <linux/lockdep.h>
 #include <linux/math64.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/percpu_counter.h>
 #include <linux/sched/mm.h>
 #include <linux/shrinker.h>
+#include <linux/slab.h>
 
 #include "memnotify.h"
 #include "memnotify_compat.h"
 
 #define MN_BATCH_MIN	128	/* vmscan's SHRINK_BATCH */
 
+/**
+ * struct mn_claim_obj - a subscriber's claim on mn_lru (see above)
+ * @lru:	entry in its (cgroup, node) list, under that list's lock
+ * @sub:	the subscriber, alive while the object is on a list
+ * @memcg_id:	id of the cgroup it was charged to (mn_memcg_id())
+ */
+struct mn_claim_obj {
+	struct list_head lru;
+	struct mn_sub *sub;
+	u64 memcg_id;
+};
+
 static struct shrinker *mn_shrinker;
-static atomic_t mn_scan_cursor = ATOMIC_INIT(0);
-
-static unsigned long mn_claims_total(void)
-{
-	long v = atomic_long_read(&mn_gauges[MN_GAUGE_CACHE_PAGES]);
-
-	return v > 0 ? v : 0;
-}
+static struct kmem_cache *mn_claim_cache;
+static struct list_lru mn_lru;
+static struct lock_class_key mn_lru_key;	/* its own class for lockdep */
+static bool mn_lru_ready;	/* mn_lru initialised (see memnotify_compat.h) */
 
 static unsigned long mn_claim_slack;	/* pages, see above */
 
@@ -126,6 +195,7 @@ static unsigned long mn_claim_take(struct mn_sub *sub, unsigned long want)
 {
 	long have = atomic_long_read(&sub->claim), take;
 
+	lockdep_assert_held(&sub->wqh.lock);
 	do {
 		if (have <= 0)
 			return 0;
@@ -135,6 +205,55 @@ static unsigned long mn_claim_take(struct mn_sub *sub, unsigned long want)
 	return take;
 }
 
+/*
+ * A claim object for @sub charged to @memcg (NULL: the caller's), or NULL
+ * if out of memory.  Called without mn_subs_lock.
+ */
+static struct mn_claim_obj *mn_claim_obj_alloc(struct mn_sub *sub,
+					       struct mem_cgroup *memcg, u64 id)
+{
+	struct mem_cgroup *prev = set_active_memcg(memcg);
+	struct mn_claim_obj *obj;
+
+	obj = kmem_cache_alloc_lru(mn_claim_cache, &mn_lru, GFP_KERNEL_ACCOUNT);
+	set_active_memcg(prev);
+	if (!obj)
+		return NULL;
+	INIT_LIST_HEAD(&obj->lru);
+	obj->sub = sub;
+	obj->memcg_id = id;
+	return obj;
+}
+
+static void mn_claim_obj_free(struct mn_claim_obj *obj)
+{
+	if (!obj)
+		return;
+	mn_lru_del(&mn_lru, &obj->lru);
+	kmem_cache_free(mn_claim_cache, obj);
+}
+
+/*
+ * Home @sub's claim in the cgroup @id: install @spare (allocated for that
+ * cgroup) unless the current object is charged there already.  Returns the
+ * object the caller frees after dropping mn_subs_lock: the replaced one,
+ * taken off its list, or @spare if unused.
+ */
+static struct mn_claim_obj *mn_claim_home(struct mn_sub *sub,
+					  struct mn_claim_obj *spare, u64 id)
+{
+	struct mn_claim_obj *old = sub->cobj;
+
+	lockdep_assert_held(&mn_subs_lock);
+	if (!spare || (old && old->memcg_id == id))
+		return spare;
+	if (old)
+		mn_lru_del(&mn_lru, &old->lru);
+	sub->cobj = spare;
+	WRITE_ONCE(sub->claim_memcg_id, id);
+	return old;
+}
+
 /**
  * mn_claim_set - MEMNOTIFY_IOC_SET_CACHE
  * @sub: the subscriber
@@ -142,10 +261,13 @@ static unsigned long mn_claim_take(struct mn_sub *sub, unsigned long want)
  * @request_seq: the request_seq of the last RECLAIM record the caller read
  *
  * Clamps the claim to the opener's resident anonymous memory not claimed
- * through its other files (see above); the clamped value is what
- * mn_claim_get() returns.  The other files' claims are lowered first if
- * together they exceed what the process holds now, so after every set the
- * claims of one process add up to at most what it holds.
+ * through its other files and to the usage of the opener's memory cgroup
+ * (see above); the clamped value is what mn_claim_get() returns.  The other
+ * files' claims are lowered first if together they exceed what the process
+ * holds now, so after every set the claims of one process add up to at
+ * most what it holds.  A claim is homed in the opener's cgroup (its claim
+ * object charged there and on that cgroup's list); -ENOMEM if the object
+ * cannot be allocated.
  *
  * The claim is stored only if no request was made since @request_seq
  * (-EAGAIN otherwise), in the critical section in which the shrinker takes
@@ -153,17 +275,36 @@ static unsigned long mn_claim_take(struct mn_sub *sub, unsigned long want)
  */
 int mn_claim_set(struct mn_sub *sub, u64 bytes, u64 request_seq)
 {
-	unsigned long pages, budget;
+	struct mn_claim_obj *spare = NULL;
+	struct mem_cgroup *memcg = NULL;
+	unsigned long pages, budget, usage;
 	struct mn_sub *s;
 	int ret = 0;
+	u64 id;
 
 	if (bytes > (u64)totalram_pages() << PAGE_SHIFT)
 		return -EINVAL;
 	pages = bytes >> PAGE_SHIFT;
 
+	if (sub->mm)
+		memcg = get_mem_cgroup_from_mm(sub->mm);
+	id = mn_memcg_id(memcg);
+	usage = mn_memcg_usage(memcg);
+	/* A hint only: mn_claim_home() decides under mn_subs_lock. */
+	if (pages && (!READ_ONCE(sub->cobj) ||
+		      READ_ONCE(sub->claim_memcg_id) != id)) {
+		spare = mn_claim_obj_alloc(sub, memcg, id);
+		if (!spare)
+			ret = -ENOMEM;
+	}
+	mem_cgroup_put(memcg);
+	if (ret)
+		return ret;
+
 	/* mn_subs_lock keeps two files of one process from both claiming. */
 	mutex_lock(&mn_subs_lock);
-	budget = mn_resident_anon(sub);
+	spare = mn_claim_home(sub, spare, id);
+	budget = min(mn_resident_anon(sub), usage);
 	list_for_each_entry(s, &mn_subs, node) {
 		if (s == sub || !sub->mm || s->mm != sub->mm)
 			continue;
@@ -183,7 +324,11 @@ int mn_claim_set(struct mn_sub *sub, u64 bytes, u64 request_seq)
 	else
 		mn_claim_store(sub, pages);
 	spin_unlock_irq(&sub->wqh.lock);
+	/* After the store: a scan that took the claim to 0 meanwhile is fine. */
+	if (!ret && pages && sub->cobj)
+		mn_lru_add(&mn_lru, &sub->cobj->lru);
 	mutex_unlock(&mn_subs_lock);
+	mn_claim_obj_free(spare);
 	return ret;
 }
 
@@ -192,35 +337,40 @@ u64 mn_claim_get(struct mn_sub *sub)
 	return (u64)max(atomic_long_read(&sub->claim), 0L) << PAGE_SHIFT;
 }
 
-/* release(), or RECLAIM masked off: the claim is gone. */
+/* RECLAIM masked off: the claim is gone (its object stays until release). */
 void mn_claim_drop(struct mn_sub *sub)
 {
 	mn_claim_store(sub, 0);
 }
 
-static unsigned long mn_count_objects(struct shrinker *s,
-				      struct shrink_control *sc)
+/*
+ * release(): the claim and its object are gone.  No ioctl of the file can
+ * run any more, so sub->cobj needs no lock; deleting the object from its
+ * list waits for a walk that holds the list's lock.
+ */
+void mn_claim_release(struct mn_sub *sub)
 {
-	mn_stat_inc(MN_STAT_SHRINKER_COUNT);
-	if (!list_empty(&mn_subs))
-		mn_pressure_shrinker_call();
-	/* Claims are clamped each, but many add up past RAM. */
-	return min(mn_claims_total(), totalram_pages());
+	mn_claim_store(sub, 0);
+	mn_claim_obj_free(sub->cobj);
+	sub->cobj = NULL;
 }
 
-/* A subscriber's claim, clamped now to what its process holds. */
-static unsigned long mn_claim_clamped(struct mn_sub *sub)
+/*
+ * A subscriber's claim, clamped now to what its process holds and to
+ * @usage, the usage of the cgroup whose reclaim asks (ULONG_MAX: none).
+ */
+static unsigned long mn_claim_clamped(struct mn_sub *sub, unsigned long usage)
 {
 	unsigned long have = max(atomic_long_read(&sub->claim), 0L);
-	unsigned long anon;
+	unsigned long bound;
 
 	if (!have)
 		return 0;
-	anon = mn_resident_anon(sub);
-	if (have > anon) {
-		if (mn_claim_cap(sub, anon))
+	bound = min(mn_resident_anon(sub), usage);
+	if (have > bound) {
+		if (mn_claim_cap(sub, bound))
 			mn_stat_inc(MN_STAT_CLAIMS_CLAMPED);
-		have = anon;
+		have = bound;
 	}
 	return have;
 }
@@ -292,19 +442,57 @@ static unsigned long mn_ask(struct mn_sub *sub, unsigned long want, u32 source)
 	return ask;
 }
 
-/*
- * Ask one subscriber for its share of @nr: its clamped claim over @total.
- * Returns the pages asked.
- */
-static unsigned long mn_scan_one(struct mn_sub *sub, unsigned long nr,
-				 unsigned long total, unsigned long left)
-{
-	unsigned long have = mn_claim_clamped(sub), ask;
+/* One walk of a (cgroup, node) list; see mn_count_objects(), mn_scan_objects(). */
+struct mn_walk {
+	unsigned long total;	/* claims on the list, pages */
+	unsigned long usage;	/* the cgroup's usage, ULONG_MAX: none */
+	unsigned long nr;	/* pages to ask for */
+	unsigned long asked;	/* pages asked for */
+	unsigned long seen;	/* objects seen */
+	unsigned long visits;	/* subscribers asked */
+};
 
-	if (!have)
-		return 0;
-	ask = div64_u64((u64)nr * have + total - 1, total);
-	return mn_ask(sub, min3(ask, have, left), MEMNOTIFY_SOURCE_SHRINKER);
+static struct mn_claim_obj *mn_claim_obj_of(struct list_head *item)
+{
+	return container_of(item, struct mn_claim_obj, lru);
+}
+
+static enum lru_status mn_walk_sum(struct list_head *item,
+				   struct list_lru_one *list,
+				   spinlock_t *lock, void *arg)
+{
+	struct mn_walk *w = arg;
+
+	lockdep_assert_held(lock);
+	w->total += max(atomic_long_read(&mn_claim_obj_of(item)->sub->claim), 0L);
+	return LRU_SKIP;
+}
+
+/*
+ * Ask one subscriber for its share of w->nr: its clamped claim over
+ * w->total, at most what is left to ask.  The first object of a pass goes
+ * to the tail, so that the next pass starts one further on.
+ */
+static enum lru_status mn_walk_ask(struct list_head *item,
+				   struct list_lru_one *list,
+				   spinlock_t *lock, void *arg)
+{
+	struct mn_sub *sub = mn_claim_obj_of(item)->sub;
+	struct mn_walk *w = arg;
+	bool first = !w->seen++;
+	unsigned long have, ask;
+
+	lockdep_assert_held(lock);
+	if (w->asked >= w->nr || !w->total)
+		return first ? LRU_ROTATE : LRU_SKIP;
+	have = mn_claim_clamped(sub, w->usage);
+	if (have) {
+		w->visits++;
+		ask = div64_u64((u64)w->nr * have + w->total - 1, w->total);
+		w->asked += mn_ask(sub, min3(ask, have, w->nr - w->asked),
+				   MEMNOTIFY_SOURCE_SHRINKER);
+	}
+	return first ? LRU_ROTATE : LRU_SKIP;
 }
 
 /**
@@ -318,46 +506,64 @@ static unsigned long mn_scan_one(struct mn_sub *sub, unsigned long nr,
  */
 unsigned long mn_claim_request_all(struct mn_sub *sub, u32 source)
 {
-	unsigned long have = mn_claim_clamped(sub);
+	unsigned long have = mn_claim_clamped(sub, ULONG_MAX);
 
 	return have ? mn_ask(sub, have, source) : 0;
+}
+
+/* The root cgroup, or none: global reclaim or drop_caches. */
+static bool mn_global_reclaim(struct shrink_control *sc)
+{
+	return !sc->memcg || !parent_mem_cgroup(sc->memcg);
+}
+
+/* Sum the claims on sc's (cgroup, node) list; false if it is empty. */
+static bool mn_list_sum(struct shrink_control *sc, struct mn_walk *w)
+{
+	unsigned long n;
+
+	/* Pairs with the release in mn_reclaim_init(): mn_lru is set up. */
+	if (!smp_load_acquire(&mn_lru_ready))
+		return false;
+	n = list_lru_shrink_count(&mn_lru, sc);
+	if (!n)
+		return false;
+	list_lru_walk_one(&mn_lru, sc->nid, sc->memcg, mn_walk_sum, w, &n);
+	return true;
+}
+
+static unsigned long mn_count_objects(struct shrinker *s,
+				      struct shrink_control *sc)
+{
+	struct mn_walk w = { 0 };
+
+	mn_stat_inc(MN_STAT_SHRINKER_COUNT);
+	if (mn_global_reclaim(sc) && !list_empty(&mn_subs))
+		mn_pressure_shrinker_call();
+	/* Only an empty list may clear the cgroup's shrinker bit. */
+	if (!mn_list_sum(sc, &w))
+		return SHRINK_EMPTY;
+	/* Claims are clamped each, but many add up past RAM. */
+	return min3(w.total, mn_memcg_usage(sc->memcg), totalram_pages());
 }
 
 static unsigned long mn_scan_objects(struct shrinker *s,
 				     struct shrink_control *sc)
 {
-	unsigned long nr, total, asked = 0, visits = 0;
+	struct mn_walk w = { .usage = mn_memcg_usage(sc->memcg) };
 	u64 t0 = ktime_get_ns();
-	struct mn_sub *sub;
-	long subs;
-	int i = 0, start;
+	unsigned long n;
 
 	mn_stat_inc(MN_STAT_SHRINKER_SCAN);
-	total = mn_claims_total();
-	nr = min(sc->nr_to_scan, total);
-	subs = atomic_long_read(&mn_gauges[MN_GAUGE_SUBSCRIBERS]);
-	start = subs > 0 ? (unsigned int)atomic_inc_return(&mn_scan_cursor) % subs : 0;
-
-	/* One pass: from the cursor to the end, then from the head. */
-	rcu_read_lock();
-	list_for_each_entry_rcu(sub, &mn_subs, node) {
-		if (i++ < start || asked >= nr)
-			continue;
-		visits++;
-		asked += mn_scan_one(sub, nr, total, nr - asked);
+	if (mn_list_sum(sc, &w)) {
+		w.nr = min(sc->nr_to_scan, w.total);
+		n = list_lru_shrink_count(&mn_lru, sc);
+		list_lru_walk_one(&mn_lru, sc->nid, sc->memcg, mn_walk_ask,
+				  &w, &n);
 	}
-	i = 0;
-	list_for_each_entry_rcu(sub, &mn_subs, node) {
-		if (i++ >= start || asked >= nr)
-			break;
-		visits++;
-		asked += mn_scan_one(sub, nr, total, nr - asked);
-	}
-	rcu_read_unlock();
-
-	mn_stat_add(MN_STAT_SHRINKER_SCAN_VISITS, visits);
+	mn_stat_add(MN_STAT_SHRINKER_SCAN_VISITS, w.visits);
 	mn_stat_add(MN_STAT_SHRINKER_SCAN_NS, ktime_get_ns() - t0);
-	return asked ? asked : SHRINK_STOP;
+	return w.asked ? w.asked : SHRINK_STOP;
 }
 
 static const struct mn_shrinker_ops mn_shrinker_ops = {
@@ -372,11 +578,25 @@ int mn_reclaim_init(void)
 	mn_claim_slack = max(64, percpu_counter_batch) * num_online_cpus();
 	atomic_long_set(&mn_gauges[MN_GAUGE_CLAIM_SLACK_PAGES], mn_claim_slack);
 	atomic_long_set(&mn_gauges[MN_GAUGE_SHRINKER_BATCH], batch);
-	mn_shrinker = mn_shrinker_create(&mn_shrinker_ops, "memnotify", batch);
-	return PTR_ERR_OR_ZERO(mn_shrinker);
+	mn_claim_cache = kmem_cache_create("memnotify_claim",
+					   sizeof(struct mn_claim_obj), 0, 0,
+					   NULL);
+	if (!mn_claim_cache)
+		return -ENOMEM;
+	mn_shrinker = mn_shrinker_create(&mn_shrinker_ops, "memnotify", batch,
+					 &mn_lru, &mn_lru_key);
+	if (IS_ERR(mn_shrinker)) {
+		kmem_cache_destroy(mn_claim_cache);
+		return PTR_ERR(mn_shrinker);
+	}
+	/* Pairs with the acquire in mn_list_sum(): mn_lru is set up. */
+	smp_store_release(&mn_lru_ready, true);
+	return 0;
 }
 
+/* Every file is released: no object is left on mn_lru. */
 void mn_reclaim_exit(void)
 {
-	mn_shrinker_destroy(mn_shrinker);
+	mn_shrinker_destroy(mn_shrinker, &mn_lru);
+	kmem_cache_destroy(mn_claim_cache);
 }

@@ -448,6 +448,24 @@ static int write_str(const char *path, const char *s)
 	return ret;
 }
 
+/*
+ * cgroup2 on /sys/fs/cgroup with the memory controller enabled for the
+ * root's children, so that tests can create cgroups with memory limits.
+ */
+static void setup_cgroup(void)
+{
+	const char *ctl = "/sys/fs/cgroup/cgroup.subtree_control";
+
+	const char *err;
+
+	mount_or_say("cgroup2", "/sys/fs/cgroup", "cgroup2");
+	if (write_str(ctl, "+memory")) {
+		err = strerror(errno);
+		say("# kimigayo: +memory in %s: %s (controllers: %s)\n", ctl,
+		    err, read_proc("/sys/fs/cgroup/cgroup.controllers"));
+	}
+}
+
 /* Before the module loads: mark what the kernel itself leaked at boot as
  * known, so the final scan reports only what happened since.
  */
@@ -624,6 +642,7 @@ int main(void)
 	mount_or_say("proc", "/proc", "proc");
 	mount_or_say("sysfs", "/sys", "sysfs");
 	mount_or_say("tmpfs", "/tmp", "tmpfs");
+	setup_cgroup();
 	mkdir("/root", 0700);
 	fd = open("/proc/cmdline", O_RDONLY);
 	if (fd >= 0) {
