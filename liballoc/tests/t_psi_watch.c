@@ -5,14 +5,13 @@
  * own cgroup's memory.pressure, with la_stats naming the scope and the
  * cgroup. Each case runs in a child started with its environment (the
  * options and the source are read once); the child answers over pipes:
- *   'g' open the source now (after the parent has placed it in a cgroup),
- *       reply "source scope cgroup_id"
+ *   'g' make sure the source is open (liballoc may have opened it at its
+ *       first allocation already), reply "source scope cgroup_id"
  *   'm' mark the number of monitor events so far, reply "0"
  *   'e' wait up to 10 s for more events than marked, reply "1" or "0"
  *   's' reply "source scope cgroup_id" again
  *   'q' exit. */
 #include <poll.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -70,24 +69,38 @@ struct child {
 	int to, from;
 };
 
-/* Start this program as a child with the environment given (NULL-ended). */
-static int child_start(struct child *c, char **env)
+/* Start this program as a child with the environment given (NULL-ended),
+ * first moved into the cgroup whose cgroup.procs is at procs if that is not
+ * NULL: liballoc may open its source at its first allocation, which comes
+ * before any command. */
+static int child_start_in(struct child *c, char **env, const char *procs)
 {
 	int in[2], out[2];
 	char *argv[] = { "t_psi_watch", "--child", NULL };
-	posix_spawn_file_actions_t fa;
 	if (pipe(in) || pipe(out))
 		return -1;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	int r = posix_spawn(&c->pid, "/proc/self/exe", &fa, NULL, argv, env);
-	posix_spawn_file_actions_destroy(&fa);
+	c->pid = fork();
+	if (c->pid == 0) {
+		char pid[16];
+		int fd = procs ? open(procs, O_WRONLY | O_CLOEXEC) : -1;
+		int n = snprintf(pid, sizeof pid, "%d", (int)getpid());
+		if (procs && (fd < 0 || write(fd, pid, (size_t)n) != n))
+			_exit(3);
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		execve("/proc/self/exe", argv, env);
+		_exit(127);
+	}
 	close(in[0]);
 	close(out[1]);
 	c->to = in[1];
 	c->from = out[0];
-	return r ? -1 : 0;
+	return c->pid < 0 ? -1 : 0;
+}
+
+static int child_start(struct child *c, char **env)
+{
+	return child_start_in(c, env, NULL);
 }
 
 /* Send a command, read one line of reply (10 s at most). */
@@ -296,7 +309,7 @@ static const char *cgroup2_mount(void)
 TEST(own_cgroup)
 {
 	const char *mnt = cgroup2_mount();
-	char dir[320], procs[340], pid[16];
+	char dir[320], procs[340];
 	unsigned long v[3];
 	struct stat st;
 	struct child c;
@@ -308,12 +321,7 @@ TEST(own_cgroup)
 	ASSERT_EQ(0, stat(dir, &st));
 	snprintf(procs, sizeof procs, "%s/cgroup.procs", dir);
 	char *plain_env[] = { "LIBALLOC_MONITOR=psi", "LIBALLOC_DECAY_MS=-1", NULL };
-	ASSERT_EQ(0, child_start(&c, plain_env));
-	int fd = open(procs, O_WRONLY | O_CLOEXEC);
-	ASSERT_LE(0, fd);
-	snprintf(pid, sizeof pid, "%d", (int)c.pid);
-	EXPECT_LT(0, write(fd, pid, strlen(pid)));
-	close(fd);
+	ASSERT_EQ(0, child_start_in(&c, plain_env, procs));
 	ASSERT_EQ(0, child_source(&c, 'g', v));
 	EXPECT_EQ(LA_MONITOR_PSI, v[0]);
 	EXPECT_EQ(LA_SCOPE_CGROUP, v[1]);
