@@ -105,15 +105,12 @@ static int send_report(int fd, __u64 kind, __u64 bytes)
 }
 
 /*
- * A subscriber in @cg: holds @hold bytes of anonymous memory charged to
- * @cg, claims all of it, reports READY with the claim it got and then
- * every RECLAIM request, until killed.  It gives nothing back, so every
- * request comes out of the claim.
+ * The start of every subscriber child: join @cg, hold @hold bytes of
+ * anonymous memory charged to it, claim them all and report READY with
+ * the claim it got (FAILED and exit on any error).  Returns the open fd.
  */
-static void __attribute__((noreturn)) subscriber(const char *cg, size_t hold,
-						 int out)
+static int subscribe_in(const char *cg, size_t hold, int out)
 {
-	struct memnotify_event ev;
 	__u64 claim = 0;
 	int fd;
 
@@ -128,6 +125,21 @@ static void __attribute__((noreturn)) subscriber(const char *cg, size_t hold,
 		_exit(1);
 	}
 	send_report(out, REPORT_READY, claim);
+	return fd;
+}
+
+/*
+ * A subscriber in @cg: holds @hold bytes of anonymous memory charged to
+ * @cg, claims all of it, reports READY with the claim it got and then
+ * every RECLAIM request, until killed.  It gives nothing back, so every
+ * request comes out of the claim.
+ */
+static void __attribute__((noreturn)) subscriber(const char *cg, size_t hold,
+						 int out)
+{
+	struct memnotify_event ev;
+	int fd = subscribe_in(cg, hold, out);
+
 	for (;;) {
 		if (mn_wait_type(fd, MEMNOTIFY_EVENT_RECLAIM, &ev, 1000) == 1)
 			send_report(out, REPORT_RECLAIM, ev.reclaim_bytes);
@@ -359,17 +371,7 @@ static void __attribute__((noreturn)) mover(int cmd, int out)
 	int fd;
 	char c;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (cg_join(cg_names[0]) || !hold_anon(HOLD)) {
-		send_report(out, REPORT_FAILED, errno);
-		_exit(1);
-	}
-	fd = mn_open_nb();
-	if (fd < 0 || mn_set_cache(fd, HOLD) || mn_get_cache(fd, &claim)) {
-		send_report(out, REPORT_FAILED, errno);
-		_exit(1);
-	}
-	send_report(out, REPORT_READY, claim);
+	fd = subscribe_in(cg_names[0], HOLD, out);
 	pfd[0] = (struct pollfd){ .fd = fd, .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = cmd, .events = POLLIN };
 	for (;;) {
